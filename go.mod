@@ -1,0 +1,3 @@
+module github.com/gantry-proxy/gantry
+
+go 1.26

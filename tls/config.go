@@ -1,0 +1,422 @@
+package tls
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+)
+
+// DefaultHandshakeTimeout bounds a handshake when a config leaves
+// HandshakeTimeout zero: no handshake may wait forever.
+const DefaultHandshakeTimeout = 10 * time.Second
+
+// ClientAuthMode says whether a server asks for a client certificate and
+// what it does with one.
+type ClientAuthMode int
+
+const (
+	// ClientAuthNone never asks for a client certificate.
+	ClientAuthNone ClientAuthMode = iota
+	// ClientAuthRequest asks, accepts none, and does not verify one given.
+	ClientAuthRequest
+	// ClientAuthRequire asks and refuses a client without a certificate, but
+	// does not verify it.
+	ClientAuthRequire
+	// ClientAuthVerifyIfGiven asks, accepts none, and verifies one given.
+	ClientAuthVerifyIfGiven
+	// ClientAuthRequireAndVerify asks, refuses none, and verifies.
+	ClientAuthRequireAndVerify
+)
+
+var clientAuthNames = []string{"none", "request", "require", "verify-if-given", "require-and-verify"}
+
+func (m ClientAuthMode) String() string {
+	if m >= 0 && int(m) < len(clientAuthNames) {
+		return clientAuthNames[m]
+	}
+	return fmt.Sprintf("ClientAuthMode(%d)", int(m))
+}
+
+// ParseClientAuthMode reads the names String returns.
+func ParseClientAuthMode(s string) (ClientAuthMode, error) {
+	for i, n := range clientAuthNames {
+		if n == s {
+			return ClientAuthMode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("tls: unknown client auth mode %q (want none, request, require, verify-if-given or require-and-verify)", s)
+}
+
+// verifies reports whether the mode verifies a certificate the client gives.
+func (m ClientAuthMode) verifies() bool {
+	return m == ClientAuthVerifyIfGiven || m == ClientAuthRequireAndVerify
+}
+
+// requires reports whether the mode refuses a client without a certificate.
+func (m ClientAuthMode) requires() bool {
+	return m == ClientAuthRequire || m == ClientAuthRequireAndVerify
+}
+
+// Certificate is a certificate chain with its private key.
+type Certificate struct {
+	// Chain holds DER certificates, leaf first, then intermediates.
+	Chain [][]byte
+	// Key is the leaf's private key: *ecdsa.PrivateKey, *rsa.PrivateKey or
+	// ed25519.PrivateKey.
+	Key crypto.Signer
+	// Leaf is Chain[0] parsed; NewCertificate fills it.
+	Leaf *x509.Certificate
+}
+
+// NewCertificate checks that key matches the leaf of chain and returns the
+// pair with the leaf parsed.
+func NewCertificate(chain [][]byte, key crypto.Signer) (Certificate, error) {
+	if len(chain) == 0 {
+		return Certificate{}, errors.New("tls: certificate chain is empty")
+	}
+	leaf, err := x509.ParseCertificate(chain[0])
+	if err != nil {
+		return Certificate{}, fmt.Errorf("tls: parse leaf certificate: %w", err)
+	}
+	for i, der := range chain[1:] {
+		if _, err := x509.ParseCertificate(der); err != nil {
+			return Certificate{}, fmt.Errorf("tls: parse chain certificate %d: %w", i+1, err)
+		}
+	}
+	if err := keyMatches(leaf, key); err != nil {
+		return Certificate{}, err
+	}
+	return Certificate{Chain: chain, Key: key, Leaf: leaf}, nil
+}
+
+func keyMatches(leaf *x509.Certificate, key crypto.Signer) error {
+	if key == nil {
+		return fmt.Errorf("tls: certificate %q has no private key", leaf.Subject)
+	}
+	switch key.(type) {
+	case *ecdsa.PrivateKey, *rsa.PrivateKey, ed25519.PrivateKey:
+	default:
+		return fmt.Errorf("tls: private key of type %T is not supported (want ECDSA, RSA or Ed25519)", key)
+	}
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	pub, ok := key.Public().(equaler)
+	if !ok || !pub.Equal(leaf.PublicKey) {
+		return fmt.Errorf("tls: private key does not match the public key of certificate %q", leaf.Subject)
+	}
+	return nil
+}
+
+// ParseCertificatePEM reads a PEM chain (leaf first) and a PEM private key
+// (PKCS #8, PKCS #1 or SEC 1).
+func ParseCertificatePEM(certPEM, keyPEM []byte) (Certificate, error) {
+	var chain [][]byte
+	for rest := certPEM; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type == "CERTIFICATE" {
+			chain = append(chain, block.Bytes)
+		}
+	}
+	if len(chain) == 0 {
+		return Certificate{}, errors.New("tls: no CERTIFICATE block in certificate PEM")
+	}
+	key, err := ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return Certificate{}, err
+	}
+	return NewCertificate(chain, key)
+}
+
+// ParsePrivateKeyPEM reads the first private key block of keyPEM.
+func ParsePrivateKeyPEM(keyPEM []byte) (crypto.Signer, error) {
+	for rest := keyPEM; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, errors.New("tls: no PRIVATE KEY block in key PEM")
+		}
+		var key any
+		var err error
+		switch block.Type {
+		case "PRIVATE KEY":
+			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "RSA PRIVATE KEY":
+			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			key, err = x509.ParseECPrivateKey(block.Bytes)
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tls: parse %s: %w", block.Type, err)
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("tls: private key of type %T cannot sign", key)
+		}
+		return signer, nil
+	}
+}
+
+// LoadCertificate reads a PEM chain and key from files.
+func LoadCertificate(certFile, keyFile string) (Certificate, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return Certificate{}, fmt.Errorf("tls: read certificate: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return Certificate{}, fmt.Errorf("tls: read key: %w", err)
+	}
+	c, err := ParseCertificatePEM(certPEM, keyPEM)
+	if err != nil {
+		return Certificate{}, fmt.Errorf("%w (certificate %s, key %s)", err, certFile, keyFile)
+	}
+	return c, nil
+}
+
+// ParseCertificatesPEM reads every CERTIFICATE block of pemBytes, for CA
+// files.
+func ParseCertificatesPEM(pemBytes []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for rest := pemBytes; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("tls: parse CA certificate %d: %w", len(out)+1, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("tls: no CERTIFICATE block found")
+	}
+	return out, nil
+}
+
+// SessionTicketKey encrypts and authenticates session tickets. Backends
+// derive their own key material from it, so the same keys can be shared
+// across a fleet of servers on the same backend.
+type SessionTicketKey [32]byte
+
+// ServerConfig is the server side of TLS, identical for every backend.
+type ServerConfig struct {
+	// Certificates to serve. The first whose leaf matches the client's SNI
+	// is chosen; the first overall when none matches or no SNI was sent.
+	Certificates []Certificate
+	// Policy is PolicyModern or PolicyIntermediate (the default when empty).
+	Policy string
+	// CipherSuites narrows the policy's suites (IANA or OpenSSL names).
+	CipherSuites []string
+	// Groups narrows the key-exchange groups (see ParseGroup).
+	Groups []string
+	// ALPN lists application protocols in the server's preference order. A
+	// client offering none of them is refused with no_application_protocol.
+	// A client offering no ALPN at all is accepted.
+	ALPN []string
+
+	// ClientAuth says whether and how clients present certificates.
+	ClientAuth ClientAuthMode
+	// ClientCAs are the roots client certificates must chain to; their
+	// subjects are sent in the CertificateRequest.
+	ClientCAs []*x509.Certificate
+
+	// DisableSessionTickets turns off resumption by ticket.
+	DisableSessionTickets bool
+	// SessionTicketKeys: the first encrypts new tickets, all decrypt, so a
+	// key can be rotated in by prepending it. Empty means random keys made
+	// when the Server is built.
+	SessionTicketKeys []SessionTicketKey
+
+	// HandshakeTimeout bounds the handshake; zero means
+	// DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+}
+
+// Validate checks the config without any backend: it is what every backend's
+// NewServer calls first, so a bad config fails the same way on all of them.
+func (c *ServerConfig) Validate() error {
+	if c == nil {
+		return errors.New("tls: server config is nil")
+	}
+	if len(c.Certificates) == 0 {
+		return errors.New("tls: server config has no certificate")
+	}
+	for i, cert := range c.Certificates {
+		if len(cert.Chain) == 0 {
+			return fmt.Errorf("tls: certificate %d has an empty chain", i)
+		}
+		leaf := cert.Leaf
+		if leaf == nil {
+			var err error
+			if leaf, err = x509.ParseCertificate(cert.Chain[0]); err != nil {
+				return fmt.Errorf("tls: certificate %d: %w", i, err)
+			}
+		}
+		if err := keyMatches(leaf, cert.Key); err != nil {
+			return fmt.Errorf("tls: certificate %d: %w", i, err)
+		}
+	}
+	if err := validateNames(c.Policy, c.CipherSuites, c.Groups, c.ALPN); err != nil {
+		return err
+	}
+	if c.ClientAuth < ClientAuthNone || c.ClientAuth > ClientAuthRequireAndVerify {
+		return fmt.Errorf("tls: invalid client auth mode %d", int(c.ClientAuth))
+	}
+	if c.ClientAuth.verifies() && len(c.ClientCAs) == 0 {
+		return fmt.Errorf("tls: client auth %q verifies client certificates but no client CA is configured", c.ClientAuth)
+	}
+	if c.HandshakeTimeout < 0 {
+		return errors.New("tls: negative handshake timeout")
+	}
+	return nil
+}
+
+// Params resolves the config's policy against a backend's capabilities.
+func (c *ServerConfig) Params(caps Capabilities) (Params, error) {
+	return resolvePolicy(c.Policy, c.CipherSuites, c.Groups, caps)
+}
+
+// Timeout is HandshakeTimeout with its default applied.
+func (c *ServerConfig) Timeout() time.Duration {
+	if c.HandshakeTimeout > 0 {
+		return c.HandshakeTimeout
+	}
+	return DefaultHandshakeTimeout
+}
+
+// ClientConfig is the client side of TLS, identical for every backend.
+type ClientConfig struct {
+	// RootCAs are the roots server certificates must chain to; nil means
+	// the system roots.
+	RootCAs []*x509.Certificate
+	// DisableVerifyCert accepts any server certificate chain. It also skips
+	// the hostname check, which is meaningless without a trusted chain.
+	DisableVerifyCert bool
+	// DisableVerifyHostname accepts a trusted chain issued to any name.
+	// Verification never depends on whether SNI is sent: these two switches
+	// are the only way to turn it off.
+	DisableVerifyHostname bool
+
+	// Certificate is presented when the server asks for one.
+	Certificate *Certificate
+
+	// Policy, CipherSuites and Groups as in ServerConfig.
+	Policy       string
+	CipherSuites []string
+	Groups       []string
+	// ALPN lists the protocols to offer, in preference order.
+	ALPN []string
+
+	// DisableSessionCache turns off resumption.
+	DisableSessionCache bool
+	// SessionCacheSize bounds the cache of sessions (by server name); zero
+	// means 256.
+	SessionCacheSize int
+
+	// HandshakeTimeout bounds the handshake; zero means
+	// DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+}
+
+// Validate checks the config without any backend.
+func (c *ClientConfig) Validate() error {
+	if c == nil {
+		return errors.New("tls: client config is nil")
+	}
+	if c.Certificate != nil {
+		if len(c.Certificate.Chain) == 0 {
+			return errors.New("tls: client certificate has an empty chain")
+		}
+		leaf := c.Certificate.Leaf
+		if leaf == nil {
+			var err error
+			if leaf, err = x509.ParseCertificate(c.Certificate.Chain[0]); err != nil {
+				return fmt.Errorf("tls: client certificate: %w", err)
+			}
+		}
+		if err := keyMatches(leaf, c.Certificate.Key); err != nil {
+			return fmt.Errorf("tls: client certificate: %w", err)
+		}
+	}
+	if err := validateNames(c.Policy, c.CipherSuites, c.Groups, c.ALPN); err != nil {
+		return err
+	}
+	if c.SessionCacheSize < 0 {
+		return errors.New("tls: negative session cache size")
+	}
+	if c.HandshakeTimeout < 0 {
+		return errors.New("tls: negative handshake timeout")
+	}
+	return nil
+}
+
+// Params resolves the config's policy against a backend's capabilities.
+func (c *ClientConfig) Params(caps Capabilities) (Params, error) {
+	return resolvePolicy(c.Policy, c.CipherSuites, c.Groups, caps)
+}
+
+// Timeout is HandshakeTimeout with its default applied.
+func (c *ClientConfig) Timeout() time.Duration {
+	if c.HandshakeTimeout > 0 {
+		return c.HandshakeTimeout
+	}
+	return DefaultHandshakeTimeout
+}
+
+// CacheSize is SessionCacheSize with its default applied.
+func (c *ClientConfig) CacheSize() int {
+	if c.SessionCacheSize > 0 {
+		return c.SessionCacheSize
+	}
+	return 256
+}
+
+// validateNames checks names against what Gantry knows, before any backend
+// capability is considered, so typos are reported as typos.
+func validateNames(policy string, suiteNames, groupNames, alpn []string) error {
+	switch policy {
+	case "", PolicyModern, PolicyIntermediate:
+	default:
+		return fmt.Errorf("tls: unknown policy %q (want %q or %q)", policy, PolicyModern, PolicyIntermediate)
+	}
+	for _, name := range suiteNames {
+		s, ok := SuiteByName(name)
+		if !ok {
+			return fmt.Errorf("tls: cipher suite %q is unknown or not allowed by any Gantry policy", name)
+		}
+		if policy == PolicyModern && !s.TLS13 {
+			return fmt.Errorf("tls: cipher suite %s is a TLS 1.2 suite, but policy %q is TLS 1.3 only", s.Name, policy)
+		}
+	}
+	for _, name := range groupNames {
+		if _, err := ParseGroup(name); err != nil {
+			return err
+		}
+	}
+	for i, p := range alpn {
+		if p == "" {
+			return fmt.Errorf("tls: ALPN entry %d is empty", i)
+		}
+		if len(p) > 255 {
+			return fmt.Errorf("tls: ALPN entry %d is longer than 255 bytes", i)
+		}
+	}
+	return nil
+}
