@@ -323,6 +323,11 @@ type ClientConfig struct {
 	Groups       []string
 	// ALPN lists the protocols to offer, in preference order.
 	ALPN []string
+	// MaxVersion caps the highest version offered below the policy's, for an
+	// upstream that mishandles TLS 1.3 (and for tests that need TLS 1.2
+	// between two backends). Zero means the policy's; VersionTLS12 and
+	// VersionTLS13 are the only other values.
+	MaxVersion uint16
 
 	// DisableSessionCache turns off resumption.
 	DisableSessionCache bool
@@ -358,6 +363,15 @@ func (c *ClientConfig) Validate() error {
 	if err := validateNames(c.Policy, c.CipherSuites, c.Groups, c.ALPN); err != nil {
 		return err
 	}
+	switch c.MaxVersion {
+	case 0, VersionTLS13:
+	case VersionTLS12:
+		if c.Policy == PolicyModern {
+			return fmt.Errorf("tls: max version TLS 1.2 contradicts policy %q, which is TLS 1.3 only", c.Policy)
+		}
+	default:
+		return fmt.Errorf("tls: unsupported max version 0x%04x (want TLS 1.2 or TLS 1.3)", c.MaxVersion)
+	}
 	if c.SessionCacheSize < 0 {
 		return errors.New("tls: negative session cache size")
 	}
@@ -369,7 +383,17 @@ func (c *ClientConfig) Validate() error {
 
 // Params resolves the config's policy against a backend's capabilities.
 func (c *ClientConfig) Params(caps Capabilities) (Params, error) {
-	return resolvePolicy(c.Policy, c.CipherSuites, c.Groups, caps)
+	p, err := resolvePolicy(c.Policy, c.CipherSuites, c.Groups, caps)
+	if err != nil {
+		return Params{}, err
+	}
+	if c.MaxVersion != 0 && c.MaxVersion < p.MaxVersion {
+		if c.MaxVersion < p.MinVersion {
+			return Params{}, fmt.Errorf("tls: max version 0x%04x is below the policy's minimum 0x%04x", c.MaxVersion, p.MinVersion)
+		}
+		p.MaxVersion = c.MaxVersion
+	}
+	return p, nil
 }
 
 // Timeout is HandshakeTimeout with its default applied.
