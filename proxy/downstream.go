@@ -1,0 +1,59 @@
+package proxy
+
+import (
+	"context"
+	"net"
+	"time"
+)
+
+// serveConn runs one accepted connection to its end.
+func (p *Proxy) serveConn(l *listener, c *trackedConn) {
+	defer p.untrack(c)
+	defer c.Close()
+	l.open.Add(1)
+	defer l.open.Add(-1)
+	p.metrics.ConnOpen(l.name, 1)
+	defer p.metrics.ConnOpen(l.name, -1)
+	c.idle.Store(true)
+
+	var conn net.Conn = c
+	if l.proxyProtocol {
+		// The header comes before the ClientHello, under the same budget.
+		_ = c.SetDeadline(time.Now().Add(l.timeouts.TLSHandshake))
+		var err error
+		if conn, err = readProxyHeader(c); err != nil {
+			p.log.Debug("PROXY header refused", "listener", l.name, "peer", c.RemoteAddr().String(), "err", err)
+			return
+		}
+		_ = c.SetDeadline(time.Time{})
+	}
+	if l.tlsServer == nil {
+		p.serveH1(l, c, conn, nil, "")
+		return
+	}
+	tc := l.tlsServer.Server(conn)
+	defer tc.Close()
+	start := time.Now()
+	// The context bounds backends that honour it; the deadline bounds the
+	// raw reads of those that do not, and a client that never sends a
+	// ClientHello.
+	ctx, cancel := context.WithTimeout(p.ctx, l.timeouts.TLSHandshake)
+	_ = c.SetDeadline(start.Add(l.timeouts.TLSHandshake))
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	state := tc.ConnectionState()
+	p.metrics.Handshake(l.name, l.backend, state.Version, state.CipherSuite, time.Since(start), err)
+	if err != nil {
+		p.log.Debug("TLS handshake failed", "listener", l.name, "client", c.RemoteAddr().String(), "backend", l.backend, "err", err)
+		return
+	}
+	_ = c.SetDeadline(time.Time{})
+	if state.NegotiatedProtocol == "h2" {
+		// HTTP/2 drains itself on shutdown (GOAWAY), so it is never
+		// closed as idle.
+		c.idle.Store(false)
+		serveH2(p.ctx, l, tc, p.h2Handler(l, tc, &state, l.backend))
+		return
+	}
+	p.serveH1(l, c, tc, &state, l.backend)
+}

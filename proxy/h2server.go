@@ -1,0 +1,168 @@
+package proxy
+
+import (
+	stdtls "crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// h2Handler is the http.Handler x/net/http2 calls for each stream of one
+// downstream connection.
+func (p *Proxy) h2Handler(l *listener, conn net.Conn, state *stdtls.ConnectionState, backend string) http.Handler {
+	guard := &resetGuard{conn: conn}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		guard.streams.Add(1)
+		rc := http.NewResponseController(w)
+		s := &Session{
+			Start: time.Now(),
+			ctx:   r.Context(),
+			Downstream: DownstreamInfo{
+				RemoteAddr: remoteAddr(r),
+				Listener:   l.name,
+				Proto:      "HTTP/2.0",
+				TLS:        state,
+				TLSBackend: backend,
+			},
+		}
+		s.Request = RequestHead{
+			Method:        r.Method,
+			Scheme:        "https",
+			Authority:     r.Host,
+			Path:          r.RequestURI,
+			ContentLength: r.ContentLength,
+		}
+		if state == nil {
+			s.Request.Scheme = "http"
+		}
+		if r.Method == http.MethodConnect {
+			s.Request.Path = ""
+		}
+		headerFromHTTP(&s.Request.Header, r.Header)
+		if r.Body != nil && r.Body != http.NoBody {
+			s.Body = &countingBody{r: &h2Body{r: r.Body, rc: rc, idle: l.timeouts.H2StreamIdle}, s: s}
+		} else {
+			s.Body = http.NoBody
+		}
+		s.interruptBody = func() { _ = rc.SetReadDeadline(time.Unix(1, 0)) }
+		s.reqTrailer = func() *Header {
+			if len(r.Trailer) == 0 {
+				return nil
+			}
+			var t Header
+			for k, vs := range r.Trailer {
+				for _, v := range vs {
+					if v != "" {
+						t.Add(k, v)
+					}
+				}
+			}
+			return &t
+		}
+		hw := &h2Writer{w: w, rc: rc, s: s, writeTimeout: l.timeouts.ResponseWrite}
+		s.w = hw
+		err := p.serve(s)
+		if r.Context().Err() != nil && guard.reset() {
+			p.log.Warn("HTTP/2 client resets most of its streams; closing the connection",
+				"listener", l.name, "client", r.RemoteAddr)
+		}
+		if err != nil && s.sent && !hw.finished {
+			// The head went out and the body cannot be completed: reset the
+			// stream so the client never takes a cut body for a whole one.
+			panic(http.ErrAbortHandler)
+		}
+	})
+}
+
+// resetGuard closes a connection whose client cancels most streams it
+// opens (the HTTP/2 "rapid reset" attack, CVE-2023-44487): x/net/http2
+// bounds the handlers queued, but a proxy whose handlers notice a reset
+// quickly would otherwise serve such a client forever.
+type resetGuard struct {
+	conn            net.Conn
+	streams, resets atomic.Int64
+}
+
+// Past resetGuardMin early resets, a client resetting more than half of
+// its streams is an attacker, not a browser cancelling navigations.
+const resetGuardMin = 200
+
+func (g *resetGuard) reset() bool {
+	n := g.resets.Add(1)
+	if n > resetGuardMin && 2*n > g.streams.Load() {
+		_ = g.conn.Close()
+		return n == resetGuardMin+1
+	}
+	return false
+}
+
+func remoteAddr(r *http.Request) addrString { return addrString(r.RemoteAddr) }
+
+// addrString is a net.Addr from net/http's string form.
+type addrString string
+
+func (a addrString) Network() string { return "tcp" }
+func (a addrString) String() string  { return string(a) }
+
+// h2Body reads a stream's request body, resetting the read deadline before
+// each read so the limit is on idleness, not on the whole upload.
+type h2Body struct {
+	r    io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (b *h2Body) Read(p []byte) (int, error) {
+	_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	n, err := b.r.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, errBodyTimeout
+	}
+	return n, err
+}
+
+// h2Writer is the downstream response side of an HTTP/2 stream.
+type h2Writer struct {
+	w            http.ResponseWriter
+	rc           *http.ResponseController
+	s            *Session
+	writeTimeout time.Duration
+	finished     bool
+}
+
+func (h *h2Writer) writeHead(resp *ResponseHead) error {
+	dst := h.w.Header()
+	headerToHTTP(dst, &resp.Header)
+	// Connection-specific fields are illegal in HTTP/2 (RFC 9113 8.2.2).
+	for _, name := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade"} {
+		delete(dst, name)
+	}
+	if resp.ContentLength >= 0 && bodyAllowed(h.s.Request.Method, resp.Status) {
+		dst.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	}
+	_ = h.rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+	h.w.WriteHeader(resp.Status)
+	return nil
+}
+
+func (h *h2Writer) Write(b []byte) (int, error) {
+	_ = h.rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+	return h.w.Write(b)
+}
+
+func (h *h2Writer) flush() error { return h.rc.Flush() }
+
+func (h *h2Writer) finish(trailer *Header) error {
+	if trailer != nil {
+		for _, f := range trailer.Fields {
+			h.w.Header().Add(http.TrailerPrefix+string(f.Name), string(f.Value))
+		}
+	}
+	h.finished = true
+	return nil
+}

@@ -1,0 +1,449 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gantrytls "github.com/gantry-proxy/gantry/tls"
+)
+
+// ErrServerClosed is what Serve returns after Shutdown or Close.
+var ErrServerClosed = errors.New("proxy: server closed")
+
+// Proxy is a running (or ready) reverse proxy. Make one with New.
+type Proxy struct {
+	log      *slog.Logger
+	access   *accessLog
+	metrics  Metrics
+	hooks    Hooks
+	limits   Limits
+	timeouts Timeouts
+	connect  ConnectOptions
+	filter   *connFilter
+
+	listeners []*listener
+	router    *router
+	upstreams *upstreams
+
+	ctx    context.Context // cancelled by Close: aborts everything
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	lns       []net.Listener
+	conns     map[*trackedConn]struct{}
+	serving   bool
+	shutdown  atomic.Bool
+	connWG    sync.WaitGroup
+	healthWG  sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// listener is a ListenerOptions compiled: its TLS server and HTTP/2 server.
+type listener struct {
+	name          string
+	addr          string
+	tlsServer     gantrytls.Server // nil on plaintext
+	backend       string
+	timeouts      Timeouts
+	proxyProtocol bool
+	h2            *h2Server
+	h1base        *http.Server // carries h2's graceful shutdown hook and limits
+	open          atomic.Int64
+}
+
+// New validates opts and compiles every TLS configuration once. Nothing
+// listens until Listen or Serve; Close releases what New made even if the
+// proxy never served.
+func New(opts Options) (*Proxy, error) {
+	if err := opts.Timeouts.validate(); err != nil {
+		return nil, err
+	}
+	limits, err := opts.Limits.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{
+		log:      opts.Logger,
+		metrics:  opts.Metrics,
+		hooks:    opts.Hooks,
+		limits:   limits,
+		timeouts: opts.Timeouts.over(DefaultTimeouts()),
+		connect:  opts.Connect,
+		conns:    make(map[*trackedConn]struct{}),
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if p.metrics == nil {
+		p.metrics = nopMetrics{}
+	}
+	if p.connect.Allow && len(p.connect.Ports) == 0 {
+		p.connect.Ports = []int{443}
+	}
+	for _, port := range p.connect.Ports {
+		if port <= 0 || port > 65535 {
+			return nil, fmt.Errorf("proxy: connect port %d out of range", port)
+		}
+	}
+	if p.filter, err = newConnFilter(opts.Filter, opts.Hooks.ConnectionFilter); err != nil {
+		return nil, err
+	}
+	if p.access, err = newAccessLog(opts.AccessLog); err != nil {
+		return nil, err
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+
+	p.upstreams = newUpstreams(p)
+	if p.router, err = newRouter(p, opts.Upstreams, opts.Routes); err != nil {
+		p.cancel() // stops the pool sweeper newRouter may have started
+		p.closeCompiled()
+		return nil, err
+	}
+	for i, lo := range opts.Listeners {
+		l, err := p.compileListener(i, lo)
+		if err != nil {
+			p.cancel()
+			p.closeCompiled()
+			return nil, err
+		}
+		p.listeners = append(p.listeners, l)
+	}
+	return p, nil
+}
+
+func (p *Proxy) compileListener(i int, lo ListenerOptions) (*listener, error) {
+	if err := lo.Timeouts.validate(); err != nil {
+		return nil, fmt.Errorf("proxy: listener %d: %w", i, err)
+	}
+	l := &listener{name: lo.Name, addr: lo.Addr, timeouts: lo.Timeouts.over(p.timeouts), proxyProtocol: lo.ProxyProtocol}
+	if l.name == "" {
+		l.name = lo.Addr
+	}
+	if lo.TLS != nil {
+		name := lo.TLS.Backend
+		if name == "" {
+			name = "gostd"
+		}
+		b, err := gantrytls.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
+		}
+		cfg := lo.TLS.Config
+		if len(cfg.ALPN) == 0 {
+			cfg.ALPN = []string{"h2", "http/1.1"}
+		}
+		if cfg.HandshakeTimeout == 0 {
+			cfg.HandshakeTimeout = l.timeouts.TLSHandshake
+		}
+		srv, err := b.NewServer(&cfg)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
+		}
+		l.tlsServer, l.backend = srv, b.Name()
+	}
+	// WriteByteTimeout bounds how long a peer may leave us unable to write
+	// (a client that stops reading): the same budget as an HTTP/1.1 write.
+	l.h2 = newH2Server(p.limits.MaxConcurrentStreams, l.timeouts.KeepaliveIdle, l.timeouts.ResponseWrite,
+		func(errType string) { p.log.Debug("http2 protocol error", "listener", l.name, "type", errType) })
+	l.h1base = &http.Server{
+		MaxHeaderBytes: p.limits.MaxHeaderBytes,
+		// x/net/http2 reports connection errors (floods included) here.
+		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+	}
+	if err := configureH2(l.h1base, l.h2); err != nil {
+		return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
+	}
+	return l, nil
+}
+
+func (p *Proxy) closeCompiled() {
+	for _, l := range p.listeners {
+		if l.tlsServer != nil {
+			_ = l.tlsServer.Close()
+		}
+	}
+	if p.upstreams != nil {
+		p.upstreams.close()
+	}
+}
+
+// Listen binds every configured listener, so Addrs is known before Serve.
+// Calling it again is a no-op.
+func (p *Proxy) Listen() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lns != nil {
+		return nil
+	}
+	if len(p.listeners) == 0 {
+		return errors.New("proxy: no listener configured")
+	}
+	var lc net.ListenConfig
+	lns := make([]net.Listener, 0, len(p.listeners))
+	for _, l := range p.listeners {
+		ln, err := lc.Listen(p.ctx, "tcp", l.addr)
+		if err != nil {
+			for _, done := range lns {
+				_ = done.Close()
+			}
+			return fmt.Errorf("proxy: listen %s: %w", l.addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	p.lns = lns
+	return nil
+}
+
+// Addrs returns the bound address of each listener, in configuration order;
+// nil before Listen or Serve.
+func (p *Proxy) Addrs() []net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]net.Addr, len(p.lns))
+	for i, ln := range p.lns {
+		out[i] = ln.Addr()
+	}
+	return out
+}
+
+// Listeners returns the bound listeners in configuration order (nil before
+// Listen or Serve), e.g. to hand their file descriptors to a new process in
+// a zero-downtime upgrade, which passes them to its own Serve.
+func (p *Proxy) Listeners() []net.Listener {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]net.Listener(nil), p.lns...)
+}
+
+// ListenAndServe binds the listeners and serves until ctx is done, then
+// shuts down gracefully within Timeouts.ShutdownGrace.
+func (p *Proxy) ListenAndServe(ctx context.Context) error {
+	if err := p.Listen(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), p.timeouts.ShutdownGrace)
+		defer cancel()
+		_ = p.Shutdown(sctx)
+	})
+	defer stop()
+	return p.Serve(nil)
+}
+
+// Serve accepts on lns, which pair up with Options.Listeners by index (a
+// caller that passes listeners, e.g. inherited in an upgrade, must pass one
+// per configured listener). A nil lns serves what Listen bound. It blocks
+// until Shutdown or Close and then returns ErrServerClosed, or returns the
+// first fatal accept error.
+func (p *Proxy) Serve(lns []net.Listener) error {
+	p.mu.Lock()
+	if p.serving {
+		p.mu.Unlock()
+		return errors.New("proxy: already serving")
+	}
+	if lns == nil {
+		lns = p.lns
+	}
+	if len(lns) != len(p.listeners) || len(lns) == 0 {
+		p.mu.Unlock()
+		return fmt.Errorf("proxy: %d listeners given for %d configured", len(lns), len(p.listeners))
+	}
+	if p.shutdown.Load() {
+		p.mu.Unlock()
+		return ErrServerClosed
+	}
+	p.lns = lns
+	p.serving = true
+	p.mu.Unlock()
+
+	p.router.startHealthChecks()
+	errc := make(chan error, len(lns))
+	for i, ln := range lns {
+		go func() { errc <- p.acceptLoop(p.listeners[i], ln) }()
+	}
+	var first error
+	for range lns {
+		if err := <-errc; err != nil && first == nil && !p.shutdown.Load() {
+			first = err
+			p.closeListeners()
+		}
+	}
+	if first != nil {
+		return first
+	}
+	return ErrServerClosed
+}
+
+func (p *Proxy) acceptLoop(l *listener, ln net.Listener) error {
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if p.shutdown.Load() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				p.log.Warn("accept failed; retrying", "listener", l.name, "err", err, "backoff", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("proxy: accept on %s: %w", l.name, err)
+		}
+		backoff = 0
+		if max := p.limits.MaxConns; max > 0 && l.open.Load() >= int64(max) {
+			_ = c.Close()
+			continue
+		}
+		ip, ok := p.filter.admit(c.RemoteAddr(), l.name)
+		if !ok {
+			_ = c.Close()
+			continue
+		}
+		tc := &trackedConn{Conn: c}
+		if !p.track(tc) {
+			p.filter.release(ip)
+			_ = c.Close()
+			return nil
+		}
+		go func() {
+			defer p.filter.release(ip)
+			p.serveConn(l, tc)
+		}()
+	}
+}
+
+// track registers a connection; it refuses once shutdown began, so the
+// wait group never grows while Shutdown waits on it.
+func (p *Proxy) track(c *trackedConn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shutdown.Load() {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	p.connWG.Add(1)
+	return true
+}
+
+func (p *Proxy) untrack(c *trackedConn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	p.connWG.Done()
+}
+
+func (p *Proxy) closeListeners() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ln := range p.lns {
+		_ = ln.Close()
+	}
+}
+
+// Shutdown stops accepting, sends HTTP/2 GOAWAY, closes idle keep-alive
+// connections, and waits for in-flight requests until ctx is done; then it
+// closes whatever is left. It returns ctx.Err() if it had to cut requests
+// short.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.shutdown.Store(true)
+	p.mu.Unlock()
+	p.closeListeners()
+	for _, l := range p.listeners {
+		// Runs the HTTP/2 graceful-shutdown hook ConfigureServer installed:
+		// GOAWAY on every connection, which then closes once its streams end.
+		_ = l.h1base.Shutdown(ctx)
+	}
+	p.closeIdle()
+
+	done := make(chan struct{})
+	go func() {
+		p.connWG.Wait()
+		close(done)
+	}()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var err error
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-tick.C:
+			// HTTP/1.1 connections that finished a request become idle
+			// later; close them as they do.
+			p.closeIdle()
+		case <-ctx.Done():
+			err = ctx.Err()
+			p.cancel() // aborts upstream exchanges too
+			p.closeAll()
+			<-done
+			break wait
+		}
+	}
+	p.closeOnce.Do(p.release)
+	return err
+}
+
+// Close stops everything at once: listeners, connections, health checks.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.shutdown.Store(true)
+	p.mu.Unlock()
+	p.closeListeners()
+	p.cancel() // aborts upstream exchanges too
+	p.closeAll()
+	p.connWG.Wait()
+	p.closeOnce.Do(p.release)
+	return nil
+}
+
+func (p *Proxy) release() {
+	p.cancel()
+	p.healthWG.Wait()
+	p.closeCompiled()
+}
+
+func (p *Proxy) closeIdle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		if c.idle.Load() {
+			_ = c.Close()
+		}
+	}
+}
+
+func (p *Proxy) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		_ = c.Close()
+	}
+}
+
+// trackedConn is an accepted connection with its keep-alive state, so
+// Shutdown can close the idle ones without cutting a request.
+type trackedConn struct {
+	net.Conn
+	// idle is true while an HTTP/1.1 connection waits for the next request
+	// (or a TLS handshake has not finished).
+	idle atomic.Bool
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) Handshake(string, string, uint16, uint16, time.Duration, error) {}
+func (nopMetrics) ConnOpen(string, int)                                           {}
+func (nopMetrics) Request(string, string, int, time.Duration)                     {}
+func (nopMetrics) UpstreamError(string, string, error)                            {}

@@ -1,0 +1,251 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gantry-proxy/gantry/proxy/h1"
+)
+
+// h1Conn is one HTTP/1.1 upstream connection with its codec state, pooled
+// between exchanges.
+type h1Conn struct {
+	c         net.Conn
+	rd        *h1.Reader
+	bw        *bufio.Writer
+	cw        h1.ChunkedWriter
+	resp      h1.Response
+	hdr       Header
+	trl       Header
+	head      []byte
+	target    []byte
+	method    []byte
+	body      h1RespBody
+	out       upstreamResponse
+	client    *upstreamClient
+	addr      string
+	keep      bool
+	idleSince time.Time
+}
+
+// Upstream heads may be larger than what clients are allowed: cookies and
+// the like accumulate at origins.
+var upstreamLimits = h1.Limits{MaxHeaderBytes: 128 << 10, MaxHeaderCount: 256}
+
+func newH1Conn(c net.Conn) *h1Conn {
+	return &h1Conn{c: c, rd: h1.NewReader(c, upstreamLimits), bw: bufio.NewWriterSize(c, 8<<10)}
+}
+
+// roundTripH1 writes req and its body to hc and reads the response head.
+// sent is true when the request cannot be replayed.
+func (p *Proxy) roundTripH1(s *Session, client *upstreamClient, addr string, hc *h1Conn, req *RequestHead, reused bool) (*upstreamResponse, bool, error) {
+	t := &p.timeouts
+	if s.upstream != nil {
+		s.upstream.Store(hc)
+	}
+	if ctx := s.Context(); ctx != p.ctx {
+		// Requests with their own context (HTTP/2 streams, health probes)
+		// end the exchange when it ends, by expiring the deadlines.
+		stop := context.AfterFunc(ctx, func() { _ = hc.c.SetDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
+	fail := func(err error) (*upstreamResponse, bool, error) {
+		_ = hc.c.Close()
+		return nil, true, err
+	}
+	hc.hdr.Reset()
+	hc.hdr.Add("Host", req.Authority)
+	for _, f := range req.Header.Fields {
+		hc.hdr.AddBytes(f.Name, f.Value)
+	}
+	hasBody := req.ContentLength != 0 && s.Body != nil
+	chunked := hasBody && req.ContentLength < 0
+	if chunked {
+		hc.hdr.Del("Content-Length")
+		hc.hdr.Add("Transfer-Encoding", "chunked")
+	}
+	hc.target = append(hc.target[:0], req.Path...)
+	hc.method = append(hc.method[:0], req.Method...)
+	var err error
+	hc.head, err = h1.AppendRequestHead(hc.head[:0], hc.method, hc.target, &hc.hdr)
+	if err != nil {
+		_ = hc.c.Close()
+		return nil, false, &StatusError{Status: 502, Err: fmt.Errorf("upstream request head: %w", err)}
+	}
+	_ = hc.c.SetWriteDeadline(time.Now().Add(t.UpstreamWrite))
+	if _, err := hc.bw.Write(hc.head); err != nil {
+		return p.staleOr(hc, reused, false, err)
+	}
+	bodyStarted := false
+	if hasBody {
+		bp := copyBufPool.Get().(*[]byte)
+		buf := *bp
+		if chunked {
+			hc.cw.Reset(hc.bw)
+		}
+		var sent int64
+		for {
+			n, rerr := s.Body.Read(buf)
+			if n > 0 {
+				bodyStarted = true
+				_ = hc.c.SetWriteDeadline(time.Now().Add(t.UpstreamWrite))
+				var werr error
+				if chunked {
+					_, werr = hc.cw.Write(buf[:n])
+				} else {
+					_, werr = hc.bw.Write(buf[:n])
+				}
+				sent += int64(n)
+				if werr != nil {
+					copyBufPool.Put(bp)
+					return fail(fmt.Errorf("proxy: write upstream request body: %w", werr))
+				}
+			}
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				copyBufPool.Put(bp)
+				// The client's fault (or timeout): the upstream got a cut
+				// request and its connection is useless.
+				return fail(rerr)
+			}
+		}
+		copyBufPool.Put(bp)
+		if chunked {
+			if err := hc.cw.Close(hc.requestTrailer(s)); err != nil {
+				return fail(err)
+			}
+		} else if sent != req.ContentLength {
+			return fail(&StatusError{Status: 400, Err: errors.New("request body shorter than Content-Length")})
+		}
+	}
+	_ = hc.c.SetWriteDeadline(time.Now().Add(t.UpstreamWrite))
+	if err := hc.bw.Flush(); err != nil {
+		return p.staleOr(hc, reused, bodyStarted, err)
+	}
+
+	_ = hc.c.SetReadDeadline(time.Now().Add(t.UpstreamResponseHeader))
+	for {
+		err = hc.rd.ReadResponse(&hc.resp, hc.method)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return fail(fmt.Errorf("%w: %v", errUpstreamTimeout, err))
+			}
+			return p.staleOr(hc, reused, bodyStarted, err)
+		}
+		if hc.resp.Status >= 200 || hc.resp.Status == 101 {
+			break
+		}
+		// Interim responses (100 Continue, 103) are not forwarded.
+	}
+	r := &hc.resp
+	out := &hc.out
+	*out = upstreamResponse{head: ResponseHead{Status: r.Status, Header: out.head.Header}}
+	out.head.Header.Reset()
+	for _, f := range r.Header.Fields {
+		out.head.Header.AddBytes(f.Name, f.Value)
+	}
+	switch {
+	case r.NoBody:
+		out.head.ContentLength = 0
+	case r.Chunked || r.BodyUntilClose:
+		out.head.ContentLength = -1
+	case r.ContentLength >= 0:
+		out.head.ContentLength = r.ContentLength
+	default:
+		out.head.ContentLength = 0
+	}
+	hc.body = h1RespBody{hc: hc, idle: t.UpstreamRead}
+	out.body = &hc.body
+	out.ex = hc
+	hc.client, hc.addr = client, addr
+	hc.keep = r.KeepAlive && !r.BodyUntilClose && !r.Tunnel
+	if r.Tunnel {
+		out.tunnel = hc.c
+		out.tunnelBuf = append([]byte(nil), hc.rd.TakeBuffered()...)
+	}
+	return out, false, nil
+}
+
+func (hc *h1Conn) trailer() *Header {
+	if tr := hc.rd.Trailer(); tr.Len() > 0 {
+		return tr
+	}
+	return nil
+}
+
+func (hc *h1Conn) done(ok bool) {
+	if hc.out.tunnel != nil {
+		return // the tunnel owns the connection now
+	}
+	if ok && hc.keep && hc.rd.Body().Done() {
+		// Deadlines are left as they are: every use sets its own first.
+		hc.client.putIdle(hc.addr, hc)
+		return
+	}
+	_ = hc.c.Close()
+}
+
+// requestTrailer returns the downstream request's trailer fields that may
+// travel on (never ones that could change framing or routing), or nil.
+func (hc *h1Conn) requestTrailer(s *Session) *Header {
+	if s.reqTrailer == nil {
+		return nil
+	}
+	in := s.reqTrailer()
+	if in == nil || in.Len() == 0 {
+		return nil
+	}
+	hc.trl.Reset()
+	for _, f := range in.Fields {
+		switch strings.ToLower(string(f.Name)) {
+		case "content-length", "transfer-encoding", "host", "trailer", "connection", "te", "upgrade":
+			continue
+		}
+		hc.trl.AddBytes(f.Name, f.Value)
+	}
+	if hc.trl.Len() == 0 {
+		return nil
+	}
+	return &hc.trl
+}
+
+// staleOr classifies a failure before any response byte: on a reused
+// connection that the server closed while idle, the request never reached
+// it and may be retried (if nothing of its body was consumed).
+func (p *Proxy) staleOr(hc *h1Conn, reused, bodyStarted bool, err error) (*upstreamResponse, bool, error) {
+	_ = hc.c.Close()
+	if reused && !bodyStarted && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)) {
+		return nil, false, fmt.Errorf("%w: %v", errStaleConn, err)
+	}
+	return nil, true, fmt.Errorf("proxy: upstream HTTP/1.1 exchange: %w", err)
+}
+
+// h1RespBody reads an upstream response body with an idle deadline.
+type h1RespBody struct {
+	hc   *h1Conn
+	idle time.Duration
+}
+
+func (b *h1RespBody) Read(p []byte) (int, error) {
+	if b.hc.rd.Buffered() == 0 {
+		// Only a read that may wait on the network needs a fresh deadline.
+		_ = b.hc.c.SetReadDeadline(time.Now().Add(b.idle))
+	}
+	n, err := b.hc.rd.Body().Read(p)
+	if err != nil && err != io.EOF && errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, fmt.Errorf("%w: response body idle: %v", errUpstreamTimeout, err)
+	}
+	return n, err
+}
