@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/gantry-proxy/gantry/certs"
+)
+
+func init() {
+	register(command{Name: "certs", Summary: "make development certificates (certs dev --out DIR)", Run: runCerts})
+}
+
+const certsAbout = `Makes a development CA and certificates signed by it, for demos and mTLS
+tutorials. They are for development only, never for production: the CA key is
+not kept, so nothing it issued can be revoked.
+
+'gantry certs dev --out DIR' writes into DIR (created with mode 0700):
+  ca.pem                          the CA to trust (curl --cacert DIR/ca.pem)
+  server.pem, server-key.pem      a server certificate for --names
+  client.pem, client-key.pem      a client certificate for --client-cn (mTLS)
+Keys are written with mode 0600. Existing files are kept unless --force.`
+
+func runCerts(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "dev" {
+		f := newFlags("certs", "gantry certs dev --out DIR [--names a,b] [--client-cn CN] [--force]", certsAbout)
+		if code, done := f.parse(args, stdout, stderr); done {
+			return code
+		}
+		if len(args) == 0 {
+			fmt.Fprint(stderr, "gantry certs: missing subcommand: dev\n\n")
+		} else {
+			fmt.Fprintf(stderr, "gantry certs: unknown subcommand %q (want dev)\n\n", args[0])
+		}
+		f.printHelp(stderr)
+		return 2
+	}
+	f := newFlags("certs dev", "gantry certs dev --out DIR [--names a,b] [--client-cn CN] [--force]", certsAbout)
+	out := f.String("out", "", "directory to write the files into (required)")
+	names := f.String("names", strings.Join(certs.DefaultServerNames, ","), "comma-separated DNS names and IP addresses for the server certificate")
+	cn := f.String("client-cn", "gantry-dev-client", "common name of the client certificate")
+	force := f.Bool("force", false, "replace existing files")
+	if code, done := f.parse(args[1:], stdout, stderr); done {
+		return code
+	}
+	if code, done := f.noArgs(stderr); done {
+		return code
+	}
+	if *out == "" {
+		fmt.Fprint(stderr, "gantry certs dev: --out DIR is required\n\n")
+		f.printHelp(stderr)
+		return 2
+	}
+	var serverNames []string
+	for _, n := range strings.Split(*names, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			serverNames = append(serverNames, n)
+		}
+	}
+	files, err := certs.WriteDevFiles(*out, serverNames, *cn, *force)
+	if err != nil {
+		fmt.Fprintf(stderr, "gantry certs dev: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote development certificates (not for production) to %s:\n", files.Dir)
+	fmt.Fprintf(stdout, "  CA:     %s\n", files.CA)
+	fmt.Fprintf(stdout, "  server: %s, %s (for %s)\n", files.ServerCert, files.ServerKey, strings.Join(files.ServerNames, ", "))
+	fmt.Fprintf(stdout, "  client: %s, %s (CN=%s)\n", files.ClientCert, files.ClientKey, files.ClientCommonName)
+	return 0
+}

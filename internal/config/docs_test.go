@@ -1,0 +1,60 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gantry-proxy/gantry/certs"
+)
+
+// TestDocumentedExampleIsValid keeps docs/CONFIG.md honest: its complete
+// example must pass validation once its files exist.
+func TestDocumentedExampleIsValid(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "CONFIG.md"))
+	require.NoError(t, err)
+	m := regexp.MustCompile("(?s)## A complete example\\s+```yaml\\n(.*?)```").FindSubmatch(doc)
+	require.NotNil(t, m, "docs/CONFIG.md has no complete example")
+	example := string(m[1])
+
+	dir := t.TempDir()
+	ca, err := certs.NewDevCA()
+	require.NoError(t, err)
+	write := func(name string, data []byte) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o600))
+	}
+	issue := func(cert, key string, i *certs.Issued, err error) {
+		require.NoError(t, err)
+		keyPEM, err := i.KeyPEM()
+		require.NoError(t, err)
+		write(cert, i.CertPEM())
+		write(key, keyPEM)
+	}
+	s1, err := ca.IssueServer("example.com")
+	issue("example.com.pem", "example.com-key.pem", s1, err)
+	s2, err := ca.IssueServer("api.example.com")
+	issue("api.example.com.pem", "api.example.com-key.pem", s2, err)
+	c1, err := ca.IssueClient("gantry")
+	issue("gantry-client.pem", "gantry-client-key.pem", c1, err)
+	write("clients-ca.pem", ca.CertPEM())
+	write("internal-ca.pem", ca.CertPEM())
+	write("ticket-new.key", []byte(strings.Repeat("ab", 32)))
+	write("ticket-old.key", []byte(strings.Repeat("cd", 32)))
+
+	example = strings.ReplaceAll(example, "/etc/gantry/", dir+"/")
+	example = strings.Replace(example, "user: gantry", "user: root", 1)
+	example = strings.Replace(example, "group: gantry", "group: root", 1)
+	example = strings.Replace(example, `address: ":443"`, `address: "127.0.0.1:0"`, 1)
+
+	c, err := Parse("CONFIG.md", dir, []byte(example))
+	require.NoError(t, err)
+	assert.Len(t, c.Listeners, 1)
+	assert.Len(t, c.Routes, 2)
+	assert.Len(t, c.ServerTLS(0).SessionTicketKeys, 2)
+	assert.Equal(t, 0, c.Identity().UID)
+}

@@ -1,0 +1,668 @@
+package config
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	gantrytls "github.com/gantry-proxy/gantry/tls"
+)
+
+// DefaultBackend is the TLS backend used where a config names none.
+const DefaultBackend = "gostd"
+
+// Identity is the user and group to switch to after binding.
+type Identity struct {
+	// UID and GID are -1 when not configured.
+	UID, GID int
+	// User and Group are the names as configured, for messages.
+	User, Group string
+}
+
+// Set reports whether any switch is configured.
+func (id Identity) Set() bool { return id.UID >= 0 || id.GID >= 0 }
+
+// Identity returns the resolved server.user / server.group.
+func (c *Config) Identity() Identity { return c.loaded.identity }
+
+// ServerTLS returns the compiled-from-files server TLS config of listener i.
+func (c *Config) ServerTLS(i int) *gantrytls.ServerConfig { return &c.loaded.listeners[i] }
+
+// validate applies defaults, checks every value and loads every file.
+func (c *Config) validate(errs *errorList) {
+	c.validateServer(errs)
+	c.validateListeners(errs)
+	c.validateUpstreams(errs)
+	c.validateRoutes(errs)
+	c.validateLogging(errs)
+	c.validateMetrics(errs)
+}
+
+func (c *Config) validateMetrics(errs *errorList) {
+	addr := c.Metrics.Address
+	if addr == "" {
+		return
+	}
+	// Port 0 is allowed as for listeners: tests and demos learn the real
+	// port from the "metrics on" line gantry serve prints.
+	if err := checkHostPort(addr, true); err != nil {
+		errs.add("metrics.address", err)
+		return
+	}
+	norm := normalAddr(addr)
+	if strings.HasSuffix(norm, ":0") {
+		return
+	}
+	for i, l := range c.Listeners {
+		if l.Address != "" && normalAddr(l.Address) == norm {
+			errs.addf("metrics.address", "address %s is already used by listeners[%d] (line %d)", addr, i, c.Line(fmt.Sprintf("listeners[%d].address", i)))
+		}
+	}
+}
+
+// downstreamTimeouts are the server.timeouts keys a listener may override:
+// the ones that bound a client connection. The others belong to upstream
+// pools or to the process, which listeners share.
+var downstreamTimeouts = map[string]bool{
+	"tls_handshake":  true,
+	"request_header": true,
+	"request_body":   true,
+	"response_write": true,
+	"keepalive_idle": true,
+	"h2_stream_idle": true,
+}
+
+// listenerTimeouts checks listeners[i].timeouts and returns the handshake
+// timeout a listener's tls.handshake_timeout falls back to.
+func (c *Config) listenerTimeouts(errs *errorList, key string, l *Listener) time.Duration {
+	tv := reflect.ValueOf(&l.Timeouts).Elem()
+	for i := range tv.NumField() {
+		tag := tv.Type().Field(i).Tag.Get("yaml")
+		k := key + ".timeouts." + tag
+		if !c.present(k) {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(tag, "upstream_"):
+			errs.addf(k, "upstream timeouts are proxy-wide: set server.timeouts.%s", tag)
+			tv.Field(i).SetInt(0)
+		case !downstreamTimeouts[tag]:
+			errs.addf(k, "%s is proxy-wide: set server.timeouts.%s", tag, tag)
+			tv.Field(i).SetInt(0)
+		default:
+			c.positive(errs, k, time.Duration(tv.Field(i).Int()))
+		}
+	}
+	hs := key + ".timeouts.tls_handshake"
+	if c.present(hs) && c.present(key+".tls.handshake_timeout") {
+		errs.addf(hs, "both this and tls.handshake_timeout (line %d) are set; keep one", c.Line(key+".tls.handshake_timeout"))
+	}
+	if c.present(hs) {
+		return l.Timeouts.TLSHandshake
+	}
+	return c.Server.Timeouts.TLSHandshake
+}
+
+func (c *Config) present(key string) bool {
+	_, ok := c.lines[key]
+	return ok
+}
+
+// positive checks a duration key that was written in the file: timeouts
+// may not be switched off with 0, and a negative one is meaningless.
+func (c *Config) positive(errs *errorList, key string, d time.Duration) {
+	if c.present(key) && d <= 0 {
+		errs.addf(key, "must be a positive duration (timeouts cannot be turned off), got %s", d)
+	}
+}
+
+func (c *Config) validateServer(errs *errorList) {
+	s := &c.Server
+	tv := reflect.ValueOf(&s.Timeouts).Elem()
+	dv := reflect.ValueOf(DefaultTimeouts)
+	for i := range tv.NumField() {
+		tag := tv.Type().Field(i).Tag.Get("yaml")
+		key := "server.timeouts." + tag
+		f := tv.Field(i)
+		if !c.present(key) {
+			f.Set(dv.Field(i))
+			continue
+		}
+		c.positive(errs, key, time.Duration(f.Int()))
+	}
+
+	l := s.Limits
+	for key, v := range map[string]int64{
+		"max_header_bytes": int64(l.MaxHeaderBytes),
+		"max_header_count": int64(l.MaxHeaderCount),
+		"max_body_bytes":   l.MaxBodyBytes,
+		"max_conns":        int64(l.MaxConns),
+	} {
+		if v < 0 {
+			errs.addf("server.limits."+key, "must not be negative, got %d", v)
+		}
+	}
+	if c.present("server.limits.max_header_bytes") && l.MaxHeaderBytes < 1024 {
+		errs.addf("server.limits.max_header_bytes", "must be at least 1024, got %d", l.MaxHeaderBytes)
+	}
+	if c.present("server.limits.h2_max_concurrent_streams") && l.H2MaxConcurrentStreams == 0 {
+		errs.addf("server.limits.h2_max_concurrent_streams", "must be at least 1")
+	}
+
+	for i, p := range s.Connect.Ports {
+		if p < 1 || p > 65535 {
+			errs.addf(fmt.Sprintf("server.connect.ports[%d]", i), "port %d is out of range 1-65535", p)
+		}
+	}
+	if len(s.Connect.Ports) > 0 && !s.Connect.Allow {
+		errs.addf("server.connect.ports", "ports are listed but connect.allow is false: CONNECT stays refused")
+	}
+
+	id, err := lookupIdentity(s.User, s.Group)
+	if err != nil {
+		key := "server.user"
+		if !errors.Is(err, errUser) {
+			key = "server.group"
+		}
+		errs.add(key, err)
+	}
+	c.loaded.identity = id
+}
+
+var errUser = errors.New("user")
+
+// lookupIdentity resolves user and group names (or numeric ids). A user
+// without a group switches to the user's primary group.
+func lookupIdentity(userName, groupName string) (Identity, error) {
+	id := Identity{UID: -1, GID: -1, User: userName, Group: groupName}
+	if userName != "" {
+		u, err := user.Lookup(userName)
+		if err != nil {
+			if _, numErr := strconv.Atoi(userName); numErr == nil {
+				u, err = user.LookupId(userName)
+			}
+		}
+		if err != nil {
+			return id, fmt.Errorf("%w %q does not exist on this system: %v", errUser, userName, err)
+		}
+		uid, err := strconv.Atoi(u.Uid)
+		if err != nil {
+			return id, fmt.Errorf("%w %q has a non-numeric uid %q", errUser, userName, u.Uid)
+		}
+		id.UID = uid
+		if groupName == "" {
+			gid, err := strconv.Atoi(u.Gid)
+			if err != nil {
+				return id, fmt.Errorf("%w %q has a non-numeric primary gid %q", errUser, userName, u.Gid)
+			}
+			id.GID = gid
+		}
+	}
+	if groupName != "" {
+		g, err := user.LookupGroup(groupName)
+		if err != nil {
+			if _, numErr := strconv.Atoi(groupName); numErr == nil {
+				g, err = user.LookupGroupId(groupName)
+			}
+		}
+		if err != nil {
+			return id, fmt.Errorf("group %q does not exist on this system: %v", groupName, err)
+		}
+		gid, err := strconv.Atoi(g.Gid)
+		if err != nil {
+			return id, fmt.Errorf("group %q has a non-numeric gid %q", groupName, g.Gid)
+		}
+		id.GID = gid
+	}
+	return id, nil
+}
+
+// protocols the proxy speaks; ALPN lists may name only these.
+var knownALPN = map[string]bool{"h2": true, "http/1.1": true}
+
+func (c *Config) validateListeners(errs *errorList) {
+	if len(c.Listeners) == 0 {
+		errs.addf("listeners", "at least one listener is required")
+		return
+	}
+	c.loaded.listeners = make([]gantrytls.ServerConfig, len(c.Listeners))
+	names := map[string]int{}
+	addrs := map[string]int{}
+	for i := range c.Listeners {
+		l := &c.Listeners[i]
+		key := fmt.Sprintf("listeners[%d]", i)
+		if l.Address == "" {
+			errs.addf(key+".address", "is required (host:port, e.g. \"127.0.0.1:8443\" or \":443\")")
+		} else if err := checkHostPort(l.Address, true); err != nil {
+			errs.add(key+".address", err)
+		} else if norm := normalAddr(l.Address); !strings.HasSuffix(norm, ":0") {
+			if j, dup := addrs[norm]; dup {
+				errs.addf(key+".address", "address %s is already used by listeners[%d] (line %d)", l.Address, j, c.Line(fmt.Sprintf("listeners[%d].address", j)))
+			}
+			addrs[norm] = i
+		}
+		if l.Name == "" {
+			l.Name = l.Address
+		}
+		if j, dup := names[l.Name]; dup && l.Name != "" {
+			errs.addf(key+".name", "name %q is already used by listeners[%d]", l.Name, j)
+		}
+		names[l.Name] = i
+		handshake := c.listenerTimeouts(errs, key, l)
+		c.loaded.listeners[i] = c.listenerTLS(errs, key+".tls", &l.TLS, handshake)
+	}
+}
+
+// listenerTLS compiles a listener's tls section; handshake is the timeout
+// used when tls.handshake_timeout is absent.
+func (c *Config) listenerTLS(errs *errorList, key string, t *ListenerTLS, handshake time.Duration) gantrytls.ServerConfig {
+	before := len(errs.errs)
+	if t.Backend == "" {
+		t.Backend = DefaultBackend
+	}
+	backend, err := gantrytls.Lookup(t.Backend)
+	if err != nil {
+		errs.add(key+".backend", err)
+	}
+	c.checkPolicy(errs, key, t.Policy, t.CipherSuites, t.Groups)
+	checkALPN(errs, key+".alpn", t.ALPN)
+
+	sc := gantrytls.ServerConfig{
+		Policy:       t.Policy,
+		CipherSuites: t.CipherSuites,
+		Groups:       t.Groups,
+		ALPN:         t.ALPN,
+	}
+	if len(t.Certificates) == 0 {
+		errs.addf(key+".certificates", "at least one {cert, key} pair is required")
+	}
+	for i, ck := range t.Certificates {
+		ckKey := fmt.Sprintf("%s.certificates[%d]", key, i)
+		if cert, ok := c.loadCertificate(errs, ckKey, ck.Cert, ck.Key); ok {
+			sc.Certificates = append(sc.Certificates, cert)
+		}
+	}
+
+	mode := t.ClientAuth.Mode
+	if mode == "" {
+		mode = "none"
+	}
+	sc.ClientAuth, err = gantrytls.ParseClientAuthMode(mode)
+	if err != nil {
+		errs.add(key+".client_auth.mode", err)
+	}
+	switch {
+	case t.ClientAuth.CA != "":
+		if sc.ClientAuth == gantrytls.ClientAuthNone {
+			errs.addf(key+".client_auth.ca", "a CA is set but mode is none, so client certificates are never asked for (set mode, e.g. require-and-verify)")
+		}
+		sc.ClientCAs = c.loadCAs(errs, key+".client_auth.ca", t.ClientAuth.CA)
+	case err == nil && (sc.ClientAuth == gantrytls.ClientAuthVerifyIfGiven || sc.ClientAuth == gantrytls.ClientAuthRequireAndVerify):
+		errs.addf(key+".client_auth.ca", "mode %s verifies client certificates and needs a ca file", mode)
+	}
+
+	if t.SessionTickets.Enabled != nil && !*t.SessionTickets.Enabled {
+		sc.DisableSessionTickets = true
+		if len(t.SessionTickets.KeyFiles) > 0 {
+			errs.addf(key+".session_tickets.key_files", "key files are set but session tickets are disabled")
+		}
+	}
+	for i, f := range t.SessionTickets.KeyFiles {
+		k, err := loadTicketKey(c.path(f))
+		if err != nil {
+			errs.add(fmt.Sprintf("%s.session_tickets.key_files[%d]", key, i), err)
+			continue
+		}
+		sc.SessionTicketKeys = append(sc.SessionTicketKeys, k)
+	}
+
+	c.positive(errs, key+".handshake_timeout", t.HandshakeTimeout)
+	sc.HandshakeTimeout = t.HandshakeTimeout
+	if !c.present(key + ".handshake_timeout") {
+		sc.HandshakeTimeout = handshake
+	}
+
+	// The seam's own checks and the backend's capabilities come last, once
+	// the parts above are known to be sound, so each problem is reported
+	// once and at its key.
+	if len(errs.errs) == before {
+		if err := sc.Validate(); err != nil {
+			errs.add(key, err)
+		} else if backend != nil {
+			if _, err := sc.Params(backend.Capabilities()); err != nil {
+				errs.add(key, fmt.Errorf("backend %s: %w", backend.Name(), err))
+			}
+		}
+	}
+	return sc
+}
+
+func (c *Config) checkPolicy(errs *errorList, key, policy string, suites, groups []string) {
+	switch policy {
+	case "", gantrytls.PolicyModern, gantrytls.PolicyIntermediate:
+	default:
+		errs.addf(key+".policy", "unknown policy %q (want %q or %q)", policy, gantrytls.PolicyModern, gantrytls.PolicyIntermediate)
+	}
+	for i, name := range suites {
+		s, ok := gantrytls.SuiteByName(name)
+		switch {
+		case !ok:
+			errs.addf(fmt.Sprintf("%s.cipher_suites[%d]", key, i), "cipher suite %q is unknown or not allowed by any Gantry policy", name)
+		case policy == gantrytls.PolicyModern && !s.TLS13:
+			errs.addf(fmt.Sprintf("%s.cipher_suites[%d]", key, i), "%s is a TLS 1.2 suite, but policy modern is TLS 1.3 only", s.Name)
+		}
+	}
+	for i, name := range groups {
+		if _, err := gantrytls.ParseGroup(name); err != nil {
+			errs.add(fmt.Sprintf("%s.groups[%d]", key, i), err)
+		}
+	}
+}
+
+func checkALPN(errs *errorList, key string, alpn []string) {
+	for i, p := range alpn {
+		if !knownALPN[p] {
+			errs.addf(fmt.Sprintf("%s[%d]", key, i), "protocol %q is not one Gantry speaks (want h2 or http/1.1)", p)
+		}
+	}
+}
+
+func (c *Config) loadCertificate(errs *errorList, key, certFile, keyFile string) (gantrytls.Certificate, bool) {
+	ok := true
+	if certFile == "" {
+		errs.addf(key+".cert", "is required")
+		ok = false
+	} else if err := fileExists(c.path(certFile)); err != nil {
+		errs.add(key+".cert", err)
+		ok = false
+	}
+	if keyFile == "" {
+		errs.addf(key+".key", "is required")
+		ok = false
+	} else if err := fileExists(c.path(keyFile)); err != nil {
+		errs.add(key+".key", err)
+		ok = false
+	}
+	if !ok {
+		return gantrytls.Certificate{}, false
+	}
+	cert, err := gantrytls.LoadCertificate(c.path(certFile), c.path(keyFile))
+	if err != nil {
+		errs.add(key, err)
+		return gantrytls.Certificate{}, false
+	}
+	return cert, true
+}
+
+func (c *Config) loadCAs(errs *errorList, key, file string) []*x509.Certificate {
+	data, err := os.ReadFile(c.path(file))
+	if err != nil {
+		errs.add(key, fmt.Errorf("read CA file: %w", err))
+		return nil
+	}
+	cas, err := gantrytls.ParseCertificatesPEM(data)
+	if err != nil {
+		errs.add(key, fmt.Errorf("%s: %w", file, err))
+		return nil
+	}
+	return cas
+}
+
+func fileExists(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("file %s does not exist", path)
+		}
+		return err
+	}
+	if st.IsDir() {
+		return fmt.Errorf("%s is a directory, not a file", path)
+	}
+	return nil
+}
+
+// loadTicketKey reads a 32-byte session ticket key stored raw (as written
+// by `openssl rand 32`), as 64 hex digits or as base64.
+func loadTicketKey(path string) (gantrytls.SessionTicketKey, error) {
+	var k gantrytls.SessionTicketKey
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return k, fmt.Errorf("read ticket key: %w", err)
+	}
+	if len(data) == len(k) {
+		copy(k[:], data)
+		return k, nil
+	}
+	text := strings.TrimSpace(string(data))
+	if b, err := hex.DecodeString(text); err == nil && len(b) == len(k) {
+		copy(k[:], b)
+		return k, nil
+	}
+	if b, err := base64.StdEncoding.DecodeString(text); err == nil && len(b) == len(k) {
+		copy(k[:], b)
+		return k, nil
+	}
+	return k, fmt.Errorf("ticket key file %s must hold exactly 32 bytes (raw, 64 hex digits or base64); make one with `openssl rand 32 > FILE`", path)
+}
+
+func (c *Config) validateUpstreams(errs *errorList) {
+	c.loaded.upstreams = make(map[string]*gantrytls.ClientConfig)
+	for _, name := range sortedKeys(c.Upstreams) {
+		u := c.Upstreams[name]
+		key := "upstreams." + name
+		if u == nil {
+			errs.addf(key, "is empty: addresses are required")
+			continue
+		}
+		if len(u.Addresses) == 0 {
+			errs.addf(key+".addresses", "at least one host:port is required")
+		}
+		for i, a := range u.Addresses {
+			if err := checkHostPort(a, false); err != nil {
+				errs.add(fmt.Sprintf("%s.addresses[%d]", key, i), err)
+			}
+		}
+		switch u.Balance {
+		case "", "round_robin", "least_conn":
+		default:
+			errs.addf(key+".balance", "unknown balance %q (want round_robin or least_conn)", u.Balance)
+		}
+		if u.Health.MaxFails < -1 {
+			errs.addf(key+".health.max_fails", "must be -1 (passive checks off) or more, got %d", u.Health.MaxFails)
+		}
+		c.positive(errs, key+".health.eject_for", u.Health.EjectFor)
+		if hc := u.Health.Check; hc != nil {
+			if !strings.HasPrefix(hc.Path, "/") {
+				errs.addf(key+".health.check.path", "must be an absolute path such as /healthz, got %q", hc.Path)
+			}
+			c.positive(errs, key+".health.check.interval", hc.Interval)
+			c.positive(errs, key+".health.check.timeout", hc.Timeout)
+			if hc.ExpectStatus != 0 && (hc.ExpectStatus < 100 || hc.ExpectStatus > 599) {
+				errs.addf(key+".health.check.expect_status", "must be an HTTP status 100-599, got %d", hc.ExpectStatus)
+			}
+		}
+		if u.MaxIdleConns < -1 {
+			errs.addf(key+".max_idle_conns", "must be -1 (no pooling) or more, got %d", u.MaxIdleConns)
+		}
+		c.positive(errs, key+".idle_conn_timeout", u.IdleConnTimeout)
+		if u.TLS != nil {
+			c.loaded.upstreams[name] = c.upstreamTLS(errs, key+".tls", u.TLS)
+		}
+	}
+}
+
+func (c *Config) upstreamTLS(errs *errorList, key string, t *UpstreamTLS) *gantrytls.ClientConfig {
+	before := len(errs.errs)
+	if t.Backend == "" {
+		t.Backend = DefaultBackend
+	}
+	backend, err := gantrytls.Lookup(t.Backend)
+	if err != nil {
+		errs.add(key+".backend", err)
+	}
+	c.checkPolicy(errs, key, t.Policy, nil, nil)
+	checkALPN(errs, key+".alpn", t.ALPN)
+	cc := &gantrytls.ClientConfig{
+		Policy:                t.Policy,
+		ALPN:                  t.ALPN,
+		DisableVerifyCert:     t.VerifyCert != nil && !*t.VerifyCert,
+		DisableVerifyHostname: t.VerifyHostname != nil && !*t.VerifyHostname,
+		HandshakeTimeout:      c.Server.Timeouts.UpstreamTLSHandshake,
+	}
+	if t.CA != "" {
+		cc.RootCAs = c.loadCAs(errs, key+".ca", t.CA)
+	}
+	switch {
+	case t.Cert != "" && t.Key != "":
+		if cert, ok := c.loadCertificate(errs, key, t.Cert, t.Key); ok {
+			cc.Certificate = &cert
+		}
+	case t.Cert != "":
+		errs.addf(key+".key", "cert is set, so key is required")
+	case t.Key != "":
+		errs.addf(key+".cert", "key is set, so cert is required")
+	}
+	if len(errs.errs) == before {
+		if err := cc.Validate(); err != nil {
+			errs.add(key, err)
+		} else if backend != nil {
+			if _, err := cc.Params(backend.Capabilities()); err != nil {
+				errs.add(key, fmt.Errorf("backend %s: %w", backend.Name(), err))
+			}
+		}
+	}
+	return cc
+}
+
+func (c *Config) validateRoutes(errs *errorList) {
+	if len(c.Routes) == 0 {
+		errs.addf("routes", "at least one route is required")
+		return
+	}
+	for i, r := range c.Routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		if r.Upstream == "" {
+			errs.addf(key+".upstream", "is required")
+		} else if _, ok := c.Upstreams[r.Upstream]; !ok {
+			errs.addf(key+".upstream", "upstream %q is not defined under upstreams (defined: %s)", r.Upstream, strings.Join(sortedKeys(c.Upstreams), ", "))
+		}
+		if r.PathPrefix != "" && !strings.HasPrefix(r.PathPrefix, "/") {
+			errs.addf(key+".path_prefix", "must start with /, got %q", r.PathPrefix)
+		}
+		if err := checkRouteHost(r.Host); err != nil {
+			errs.add(key+".host", err)
+		}
+	}
+}
+
+func checkRouteHost(h string) error {
+	if h == "" {
+		return nil
+	}
+	if strings.ContainsAny(h, ":/ ") {
+		return fmt.Errorf("host %q must be a bare host name (no scheme, port or path)", h)
+	}
+	if strings.Contains(strings.TrimPrefix(h, "*."), "*") {
+		return fmt.Errorf("host %q: a wildcard is allowed only as a leading \"*.\"", h)
+	}
+	return nil
+}
+
+func (c *Config) validateLogging(errs *errorList) {
+	lg := &c.Logging
+	switch lg.Level {
+	case "":
+		lg.Level = "info"
+	case "debug", "info", "warn", "error":
+	default:
+		errs.addf("logging.level", "unknown level %q (want debug, info, warn or error)", lg.Level)
+	}
+	switch lg.Format {
+	case "":
+		lg.Format = "json"
+	case "json", "text":
+	default:
+		errs.addf("logging.format", "unknown format %q (want json or text)", lg.Format)
+	}
+	checkHeaderNames(errs, "logging.redact_headers", lg.RedactHeaders)
+	checkHeaderNames(errs, "logging.access_log_headers", lg.AccessLogHeaders)
+	if len(lg.AccessLogHeaders) > 0 && !lg.AccessLogEnabled() {
+		errs.addf("logging.access_log_headers", "headers are listed but access_log is false: nothing would log them")
+	}
+}
+
+func checkHeaderNames(errs *errorList, key string, names []string) {
+	seen := make(map[string]int, len(names))
+	for i, h := range names {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		if h == "" || strings.IndexFunc(h, func(r rune) bool { return !isTokenChar(r) }) >= 0 {
+			errs.addf(k, "%q is not a valid header name", h)
+			continue
+		}
+		// Header names are case-insensitive, so "X-Id" and "x-id" are the
+		// same entry written twice.
+		if j, dup := seen[strings.ToLower(h)]; dup {
+			errs.addf(k, "header %q is already listed at %s[%d]", h, key, j)
+		}
+		seen[strings.ToLower(h)] = i
+	}
+}
+
+// AccessLogEnabled reports whether logging.access_log is on (the default).
+func (l Logging) AccessLogEnabled() bool { return l.AccessLog == nil || *l.AccessLog }
+
+func isTokenChar(r rune) bool {
+	return r < 127 && r > 32 && !strings.ContainsRune("\"(),/:;<=>?@[\\]{}", r)
+}
+
+// checkHostPort accepts "host:port" and ":port". Port 0 (any free port) is
+// allowed only where allowZero is set: listeners, for tests and demos.
+func checkHostPort(addr string, allowZero bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q is not host:port: %v", addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 || (n == 0 && !allowZero) {
+		return fmt.Errorf("address %q has an invalid port %q", addr, port)
+	}
+	if strings.ContainsAny(host, " /") {
+		return fmt.Errorf("address %q has an invalid host", addr)
+	}
+	return nil
+}
+
+// normalAddr makes equivalent spellings of a listen address compare equal.
+func normalAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		host = ip.String()
+	}
+	if host == "0.0.0.0" || host == "::" {
+		host = ""
+	}
+	return net.JoinHostPort(strings.ToLower(host), port)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"context"
+	stdtls "crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gantry-proxy/gantry/certs"
+	gantrytls "github.com/gantry-proxy/gantry/tls"
+)
+
+// TestClientAuth follows the mTLS tutorial path: `gantry certs dev` files,
+// a listener with require-and-verify, and curl with and without the client
+// certificate, on every backend.
+func TestClientAuth(t *testing.T) {
+	ca, err := certs.NewDevCA()
+	require.NoError(t, err)
+	origin := startOrigin(t, ca)
+	dir := t.TempDir()
+	code, _, stderr := runGantry(t, "certs", "dev", "--out", dir)
+	require.Equal(t, 0, code, stderr)
+	require.NoError(t, writeFile(filepath.Join(dir, "origin-ca.pem"), ca.CertPEM()))
+
+	for _, backend := range gantrytls.Names() {
+		t.Run(backend, func(t *testing.T) {
+			port := startProxy(t, dir, fmt.Sprintf(`
+listeners:
+  - address: 127.0.0.1:0
+    tls:
+      backend: %s
+      certificates: [{cert: server.pem, key: server-key.pem}]
+      client_auth: {mode: require-and-verify, ca: ca.pem}
+routes: [{upstream: app}]
+upstreams:
+  app:
+    addresses: [%q]
+    tls: {ca: origin-ca.pem, server_name: localhost}
+logging: {access_log: false}
+`, backend, origin.Listener.Addr().String()))
+			url := "https://localhost:" + port + "/secure"
+			ca := filepath.Join(dir, "ca.pem")
+
+			out := curl(t, "--cacert", ca, "--cert", filepath.Join(dir, "client.pem"),
+				"--key", filepath.Join(dir, "client-key.pem"), url)
+			assert.Contains(t, out, "origin: HTTP/1.1 GET /secure")
+
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "curl", "-sS", "--max-time", "30", "--cacert", ca, url)
+			body, err := cmd.Output()
+			assert.Error(t, err, "a client without a certificate must be refused")
+			assert.NotContains(t, string(body), "origin:")
+		})
+	}
+}
+
+// TestUpstreamClientCertificate: an origin that requires a client
+// certificate gets the one configured under upstreams.NAME.tls, from every
+// backend.
+func TestUpstreamClientCertificate(t *testing.T) {
+	ca, err := certs.NewDevCA()
+	require.NoError(t, err)
+	leaf, err := ca.IssueServer("localhost")
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Certificate())
+	origin := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "client=%s\n", r.TLS.PeerCertificates[0].Subject.CommonName)
+	}))
+	origin.TLS = &stdtls.Config{
+		Certificates: []stdtls.Certificate{{Certificate: [][]byte{leaf.Cert.Raw}, PrivateKey: leaf.Key}},
+		ClientAuth:   stdtls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+	}
+	origin.StartTLS()
+	t.Cleanup(origin.Close)
+
+	dir := t.TempDir()
+	files, err := certs.WriteDevFiles(dir, nil, "", false)
+	require.NoError(t, err)
+	client, err := ca.IssueClient("gantry-upstream")
+	require.NoError(t, err)
+	require.NoError(t, client.WriteFiles(filepath.Join(dir, "up.pem"), filepath.Join(dir, "up-key.pem")))
+	require.NoError(t, writeFile(filepath.Join(dir, "origin-ca.pem"), ca.CertPEM()))
+
+	for _, backend := range gantrytls.Names() {
+		t.Run(backend, func(t *testing.T) {
+			port := startProxy(t, dir, fmt.Sprintf(`
+listeners:
+  - address: 127.0.0.1:0
+    tls: {certificates: [{cert: server.pem, key: server-key.pem}]}
+routes: [{upstream: app}]
+upstreams:
+  app:
+    addresses: [%q]
+    tls: {backend: %s, ca: origin-ca.pem, server_name: localhost, cert: up.pem, key: up-key.pem}
+logging: {access_log: false}
+`, origin.Listener.Addr().String(), backend))
+			out := curl(t, "--cacert", files.CA, "https://localhost:"+port+"/")
+			assert.Equal(t, "client=gantry-upstream", strings.TrimSpace(out))
+		})
+	}
+}
