@@ -119,7 +119,7 @@ var validRequestSeeds = []string{
 	"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0000000000000005;a=\"q\\\"x\";b\r\nhello\r\nA\r\n0123456789\r\n0\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n",
 	"PUT /v HTTP/1.1\r\nHost: [::1]:8080\r\nTransfer-Encoding: CHUNKED\r\nX-Obs: \xe9t\xe9\t\r\n\r\nA\r\n0123456789\r\n0\r\nX-T: 1\r\nX-U: 2\r\n\r\n",
 	"POST /c HTTP/1.1\r\nhost:a.example:443\r\ncontent-length:\t007 \r\n\r\n1234567",
-	"GET https://a.example:8443/p?q#f HTTP/1.1\r\nHost: A.example:8443\r\n\r\n",
+	"GET https://a.example:8443/p?q HTTP/1.1\r\nHost: A.example:8443\r\n\r\n",
 	"DELETE /r HTTP/1.0\r\nContent-Length: 2\r\n\r\nok",
 }
 

@@ -117,6 +117,11 @@ var Smuggling = []Case{
 	{Name: "trailer bare LF", WantStatus: 400, InBody: true, Raw: post + "Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\n\r\n"},
 	{Name: "trailer too large", WantStatus: 400, InBody: true, Raw: post + "Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: " + strings.Repeat("a", 20<<10) + "\r\n\r\n"},
 
+	// Request targets (RFC 9112 §3.2): no fragment in any form, so what we
+	// route on and what the origin parses cannot differ.
+	{Name: "fragment in absolute-form target", WantStatus: 400, Raw: "GET http://example.com#frag/x?y HTTP/1.1\r\nHost: example.com\r\n\r\n"},
+	{Name: "fragment in origin-form target", WantStatus: 400, Raw: "GET /a#b HTTP/1.1\r\nHost: example.com\r\n\r\n"},
+
 	// Limits.
 	{Name: "header section too large", WantStatus: 431, Raw: "GET / HTTP/1.1\r\nHost: example.com\r\nX-Big: " + strings.Repeat("a", 70<<10) + "\r\n\r\n"},
 	{Name: "too many fields", WantStatus: 431, Raw: "GET / HTTP/1.1\r\nHost: example.com\r\n" + strings.Repeat("X-A: b\r\n", 120) + "\r\n"},
