@@ -220,7 +220,7 @@ func (c *upstreamClient) pooled(addr string) (h1c *h1Conn, h2c *h2Conn) {
 		ic := hp.idle[len(hp.idle)-1]
 		hp.idle[len(hp.idle)-1] = nil
 		hp.idle = hp.idle[:len(hp.idle)-1]
-		if now.Sub(ic.idleSince) <= c.idleTimeout {
+		if now.Sub(ic.idleSince) <= c.idleTimeout && ic.quiet() {
 			return ic, nil
 		}
 		go ic.c.Close()
@@ -284,7 +284,7 @@ func (c *upstreamClient) dial(ctx context.Context, addr string) (*h1Conn, *h2Con
 		return nil, nil, &upstreamConnectError{addr, err}
 	}
 	if c.tls == nil {
-		return newH1Conn(raw), nil, nil
+		return newH1Conn(raw, raw), nil, nil
 	}
 	sni := c.serverName
 	if sni == "" {
@@ -311,5 +311,5 @@ func (c *upstreamClient) dial(ctx context.Context, addr string) (*h1Conn, *h2Con
 		c.putH2(addr, hc)
 		return nil, hc, nil
 	}
-	return newH1Conn(tc), nil, nil
+	return newH1Conn(tc, raw), nil, nil
 }

@@ -19,6 +19,7 @@ import (
 // between exchanges.
 type h1Conn struct {
 	c         net.Conn
+	raw       net.Conn // the TCP socket under c (c itself when plaintext)
 	rd        *h1.Reader
 	bw        *bufio.Writer
 	cw        h1.ChunkedWriter
@@ -40,8 +41,32 @@ type h1Conn struct {
 // the like accumulate at origins.
 var upstreamLimits = h1.Limits{MaxHeaderBytes: 128 << 10, MaxHeaderCount: 256}
 
-func newH1Conn(c net.Conn) *h1Conn {
-	return &h1Conn{c: c, rd: h1.NewReader(c, upstreamLimits), bw: bufio.NewWriterSize(c, 8<<10)}
+func newH1Conn(c, raw net.Conn) *h1Conn {
+	return &h1Conn{c: c, raw: raw, rd: h1.NewReader(c, upstreamLimits), bw: bufio.NewWriterSize(c, 8<<10)}
+}
+
+// quiet reports whether nothing has arrived on an idle pooled connection
+// since its last exchange. Bytes (or EOF) from an idle upstream are a
+// response nobody asked for or a close; reusing the connection would hand
+// them to the next client's request (response-queue poisoning), so such a
+// connection is dropped. Over TLS a late post-handshake message also counts
+// as unsolicited: the cost is one fresh connection, never a wrong answer.
+func (hc *h1Conn) quiet() bool {
+	sc, ok := hc.raw.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var peekErr error
+	var b [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, peekErr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true // one attempt; never wait for readiness
+	})
+	return err == nil && (peekErr == syscall.EAGAIN || peekErr == syscall.EWOULDBLOCK)
 }
 
 // roundTripH1 writes req and its body to hc and reads the response head.
@@ -188,7 +213,9 @@ func (hc *h1Conn) done(ok bool) {
 	if hc.out.tunnel != nil {
 		return // the tunnel owns the connection now
 	}
-	if ok && hc.keep && hc.rd.Body().Done() {
+	// Bytes already buffered past the response are an answer to no request:
+	// pooling the connection would serve them to the next one.
+	if ok && hc.keep && hc.rd.Body().Done() && hc.rd.Buffered() == 0 {
 		// Deadlines are left as they are: every use sets its own first.
 		hc.client.putIdle(hc.addr, hc)
 		return

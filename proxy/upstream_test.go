@@ -33,20 +33,26 @@ func TestPoolReuse(t *testing.T) {
 	}
 }
 
-// TestRetryStalePooledConn: an origin that closes every connection after
-// one response leaves a dead connection in the pool; an idempotent request
-// is retried on a fresh one, a POST is not.
+// TestRetryStalePooledConn: an origin that answers one request per
+// connection and then drops the connection as soon as the next request
+// arrives leaves the proxy a pooled connection that dies in use. An
+// idempotent request is retried on a fresh connection, a POST is not.
+// (A connection already closed while idle is never reused at all: the pool
+// checks for that before handing it out.)
 func TestRetryStalePooledConn(t *testing.T) {
 	var conns atomic.Int64
 	up := rawOrigin(t, func(c net.Conn) {
 		conns.Add(1)
-		req, err := http.ReadRequest(bufio.NewReader(c))
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
 		if err != nil {
 			return
 		}
 		_, _ = io.Copy(io.Discard, req.Body)
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		// Close at once: the proxy pools a connection that is already dead.
+		// Wait for the next request on this connection, then close
+		// without answering it.
+		_, _ = http.ReadRequest(br)
 	})
 	_, addr := startProxy(t, optionsTo(t, up))
 	c := client(t, false)
@@ -599,4 +605,40 @@ func TestPeerAndErrorHooks(t *testing.T) {
 	assert.Equal(t, "hello GET /live ", body)
 	resp, _ = get(t, c, "https://"+addr+"/dead")
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+}
+
+// TestPoolDropsConnWithUnsolicitedBytes: an upstream that sends a second,
+// unrequested response on an idle keep-alive connection must not have it
+// delivered to the next request (response-queue poisoning).
+func TestPoolDropsConnWithUnsolicitedBytes(t *testing.T) {
+	firstRead := make(chan struct{})
+	poisoned := make(chan struct{})
+	var conns atomic.Int64
+	up := rawOrigin(t, func(c net.Conn) {
+		n := conns.Add(1)
+		br := bufio.NewReader(c)
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, req.Body)
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			if n == 1 {
+				<-firstRead
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil")
+				close(poisoned)
+			}
+		}
+	})
+	_, addr := startProxy(t, optionsTo(t, up))
+	c := client(t, false)
+	_, body := get(t, c, "https://"+addr+"/one")
+	require.Equal(t, "ok", body)
+	close(firstRead)
+	<-poisoned
+	resp, body := get(t, c, "https://"+addr+"/two")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "ok", body, "the unsolicited response must never reach a client")
+	assert.EqualValues(t, 2, conns.Load(), "the poisoned connection is dropped, a fresh one dialled")
 }
