@@ -1,0 +1,5 @@
+//go:build !asan && ((openssl && !boringssl) || (boringssl && !openssl))
+
+package ssl
+
+const asanEnabled = false

@@ -1,0 +1,5 @@
+//go:build !race && ((openssl && !boringssl) || (boringssl && !openssl))
+
+package ssl
+
+const raceEnabled = false

@@ -1,0 +1,42 @@
+//go:build boringssl
+
+package boring
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gantry-proxy/gantry/tls"
+	_ "github.com/gantry-proxy/gantry/tls/gostd"
+	"github.com/gantry-proxy/gantry/tls/tlstest"
+)
+
+func TestConformance(t *testing.T) { tlstest.Run(t, Backend()) }
+
+func TestInterop(t *testing.T) { tlstest.Interop(t, tls.Backends()...) }
+
+func BenchmarkHandshake(b *testing.B) { tlstest.BenchmarkHandshake(b, Backend()) }
+
+func BenchmarkThroughput(b *testing.B) { tlstest.BenchmarkThroughput(b, Backend()) }
+
+// The handshake fuzzers live in tlstest so that every backend is fuzzed by
+// the same harness; the seed corpus runs as part of the ordinary test run.
+func FuzzServerHandshake(f *testing.F) { tlstest.FuzzServerHandshake(f, Backend()) }
+
+func FuzzClientHandshake(f *testing.F) { tlstest.FuzzClientHandshake(f, Backend()) }
+
+func TestRegistered(t *testing.T) {
+	b, err := tls.Lookup("boringssl")
+	require.NoError(t, err)
+	assert.Equal(t, "boringssl", b.Name())
+	assert.Contains(t, b.Library(), "BoringSSL")
+	caps := b.Capabilities()
+	assert.Equal(t, []uint16{tls.VersionTLS12, tls.VersionTLS13}, caps.Versions)
+	for _, g := range []tls.Group{tls.X25519, tls.P256, tls.P384} {
+		assert.True(t, caps.HasGroup(g), "%s", g)
+	}
+	// Debian's builds lack the post-quantum hybrid; Capabilities must say so.
+	assert.False(t, caps.HasGroup(tls.X25519MLKEM768))
+}
