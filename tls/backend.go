@@ -72,6 +72,11 @@ type Capabilities struct {
 	Groups []Group
 	// CipherSuites the backend can use, TLS 1.3 suites included.
 	CipherSuites []uint16
+	// FixedTLS13Suites is set when the backend always offers all of its
+	// TLS 1.3 suites and cannot be told to narrow them (crypto/tls,
+	// BoringSSL). A config that narrows them is then refused rather than
+	// silently ignored.
+	FixedTLS13Suites bool
 }
 
 // HasGroup reports whether g is among c.Groups.

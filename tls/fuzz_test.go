@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,6 +86,54 @@ func FuzzParseCertificatePEM(f *testing.F) {
 	})
 }
 
+// FuzzPeerVerify feeds the one verifier every backend calls with peer
+// certificates, which are the adversary's bytes. Whatever they are, it must
+// not panic, a refusal must be a *tls.VerifyError (so each backend can map it
+// to an alert), and an acceptance must be a chain from the presented leaf to
+// the configured root that is valid for the name asked for.
+func FuzzPeerVerify(f *testing.F) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(f, err)
+	ca, _ := fuzzSelfSigned(f, caKey)
+	interKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(f, err)
+	inter := fuzzIssueCA(f, ca, caKey, interKey)
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(f, err)
+	direct := fuzzIssue(f, ca, caKey, leafKey.Public())
+	viaInter := fuzzIssue(f, inter, interKey, leafKey.Public())
+
+	v := tls.NewServerVerifier(&tls.ClientConfig{RootCAs: []*x509.Certificate{ca}})
+	f.Add(direct.Raw, []byte(nil), "fuzz.test")
+	f.Add(viaInter.Raw, inter.Raw, "fuzz.test")
+	f.Add(direct.Raw, []byte(nil), "other.test")
+	f.Add(viaInter.Raw, []byte(nil), "fuzz.test")
+	f.Add(ca.Raw, []byte(nil), "fuzz-ca.test")
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x00}, []byte(nil), "")
+
+	f.Fuzz(func(t *testing.T, leaf, intermediate []byte, serverName string) {
+		raw := [][]byte{leaf}
+		if len(intermediate) > 0 {
+			raw = append(raw, intermediate)
+		}
+		certs, chains, err := v.Verify(raw, serverName)
+		if err != nil {
+			var ve *tls.VerifyError
+			assert.ErrorAs(t, err, &ve, "a refusal is not a *tls.VerifyError")
+			assert.Nil(t, chains)
+			return
+		}
+		require.Len(t, certs, len(raw))
+		require.NotEmpty(t, chains, "accepted without a verified chain")
+		for _, chain := range chains {
+			require.NotEmpty(t, chain)
+			assert.Equal(t, leaf, chain[0].Raw, "a chain that does not start at the presented leaf")
+			assert.True(t, chain[len(chain)-1].Equal(ca), "a chain that does not end at the configured root")
+		}
+		assert.NoError(t, certs[0].VerifyHostname(strings.Trim(serverName, "[]")), "accepted for a name the leaf does not carry")
+	})
+}
+
 func pemBlock(typ string, der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
 }
@@ -114,6 +163,15 @@ func fuzzSelfSigned(tb testing.TB, key crypto.Signer) (*x509.Certificate, crypto
 	cert, err := x509.ParseCertificate(der)
 	require.NoError(tb, err)
 	return cert, key
+}
+
+func fuzzIssueCA(tb testing.TB, ca *x509.Certificate, caKey, key crypto.Signer) *x509.Certificate {
+	tb.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, fuzzTemplate(tb, "fuzz-intermediate.test", true), ca, key.Public(), caKey)
+	require.NoError(tb, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(tb, err)
+	return cert
 }
 
 func fuzzIssue(tb testing.TB, ca *x509.Certificate, caKey crypto.Signer, pub crypto.PublicKey) *x509.Certificate {

@@ -212,6 +212,9 @@ func resolvePolicy(policy string, suiteNames, groupNames []string, caps Capabili
 			}
 			p.TLS12Suites = append(p.TLS12Suites, s)
 		}
+		if n := len(p.TLS13Suites); n > 0 && caps.FixedTLS13Suites && n != countTLS13(caps) {
+			return Params{}, fmt.Errorf("tls: this backend cannot narrow the TLS 1.3 cipher suites (it always offers all %d); list only TLS 1.2 suites", countTLS13(caps))
+		}
 		// A list naming only TLS 1.2 suites narrows TLS 1.2 and leaves
 		// TLS 1.3 at its defaults, and the other way round.
 		if len(p.TLS13Suites) == 0 {
@@ -252,4 +255,15 @@ func resolvePolicy(policy string, suiteNames, groupNames []string, caps Capabili
 		return Params{}, fmt.Errorf("tls: no key-exchange group left")
 	}
 	return p, nil
+}
+
+// countTLS13 counts the TLS 1.3 suites among caps.CipherSuites.
+func countTLS13(caps Capabilities) int {
+	n := 0
+	for _, id := range caps.CipherSuites {
+		if s, ok := SuiteByID(id); ok && s.TLS13 {
+			n++
+		}
+	}
+	return n
 }

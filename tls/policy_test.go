@@ -102,6 +102,8 @@ func TestParams(t *testing.T) {
 			noChaCha.CipherSuites = append(noChaCha.CipherSuites, s.ID)
 		}
 	}
+	fixed13 := allCaps()
+	fixed13.FixedTLS13Suites = true
 	tests := []struct {
 		name     string
 		cfg      tls.ServerConfig
@@ -130,6 +132,10 @@ func TestParams(t *testing.T) {
 		{name: "TLS13SuitesNarrowedTLS12Kept", cfg: tls.ServerConfig{CipherSuites: []string{"TLS_AES_256_GCM_SHA384"}},
 			caps: allCaps(), min: tls.VersionTLS12, max: tls.VersionTLS13, n12: 6, n13: 1,
 			groups: []tls.Group{tls.X25519MLKEM768, tls.X25519, tls.P256, tls.P384}},
+		{name: "TLS13SuitesAllOnFixedBackend", cfg: tls.ServerConfig{CipherSuites: []string{"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}},
+			caps: fixed13, min: tls.VersionTLS12, max: tls.VersionTLS13, n12: 6, n13: 3,
+			groups: []tls.Group{tls.X25519MLKEM768, tls.X25519, tls.P256, tls.P384}},
+		{name: "TLS13SuitesNarrowedOnFixedBackend", cfg: tls.ServerConfig{CipherSuites: []string{"TLS_AES_256_GCM_SHA384"}}, caps: fixed13, wantErr: "cannot narrow the TLS 1.3 cipher suites"},
 		{name: "UnknownPolicy", cfg: tls.ServerConfig{Policy: "old"}, caps: allCaps(), wantErr: "unknown policy"},
 		{name: "TLS12SuiteUnderModern", cfg: tls.ServerConfig{Policy: "modern", CipherSuites: []string{"ECDHE-RSA-AES128-GCM-SHA256"}}, caps: allCaps(), wantErr: "TLS 1.3 only"},
 		{name: "UnknownSuite", cfg: tls.ServerConfig{CipherSuites: []string{"RC4-SHA"}}, caps: allCaps(), wantErr: "unknown or not allowed"},

@@ -63,6 +63,8 @@ var (
 func Capabilities() gtls.Capabilities {
 	capsOnce.Do(func() {
 		caps.Versions = []uint16{gtls.VersionTLS12, gtls.VersionTLS13}
+		// BoringSSL has no setting for the TLS 1.3 suites.
+		caps.FixedTLS13Suites = C.gantry_is_boringssl() == 1
 		for _, g := range []gtls.Group{gtls.X25519MLKEM768, gtls.X25519, gtls.P256, gtls.P384} {
 			name := C.CString(groupNames[g])
 			ok := C.gantry_probe_group(name) == 1

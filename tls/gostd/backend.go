@@ -30,6 +30,8 @@ func (backend) Capabilities() tls.Capabilities {
 	caps := tls.Capabilities{
 		Versions: []uint16{tls.VersionTLS12, tls.VersionTLS13},
 		Groups:   []tls.Group{tls.X25519MLKEM768, tls.X25519, tls.P256, tls.P384},
+		// crypto/tls has no setting for the TLS 1.3 suites.
+		FixedTLS13Suites: true,
 	}
 	for _, s := range tls.Suites() {
 		caps.CipherSuites = append(caps.CipherSuites, s.ID)

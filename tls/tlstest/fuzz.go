@@ -24,15 +24,18 @@ import (
 
 // The handshake fuzzers play one side of a handshake from a fixed script: the
 // fuzz input is every byte the peer sends, and whatever the backend writes
-// back is dropped. Seeds are real first flights recorded from a crypto/tls
-// handshake when the fuzzer starts, so mutation begins from
-// valid records (ClientHello, ServerHello, HelloRetryRequest, Certificate,
-// CertificateRequest…) rather than from noise.
+// back is dropped. Seeds are real flights recorded from crypto/tls handshakes
+// when the fuzzer starts (TLS 1.3, TLS 1.2, a HelloRetryRequest, client
+// certificates), so mutation begins from valid records rather than noise.
 //
 // A scripted peer can never finish a handshake: it would need the backend's
 // ephemeral key to compute Finished. So besides "no crash, no hang, no leak
 // under -asan", every input must end in an error; a success would mean the
 // backend accepted a handshake it could not have verified.
+//
+// Go's coverage guidance sees only Go code: for the cgo backends it steers by
+// the Go side of the shim, and the mutations inside OpenSSL or BoringSSL are
+// blind. ASan is what makes those runs worth having.
 
 // fuzzHandshakeBound only stops a backend that would otherwise hang; the
 // script ends in io.EOF, so a correct backend returns long before it.
@@ -113,8 +116,10 @@ type flight struct {
 	client, server []byte
 }
 
-// recordFlights runs crypto/tls handshakes in the shapes the
-// backends must parse and returns what each side wrote.
+// recordFlights runs crypto/tls handshakes in the shapes the backends must
+// parse and returns what each side wrote. It records over loopback TCP, not
+// net.Pipe: a TLS 1.3 server writes its tickets before it reads the client's
+// Finished, and an unbuffered pipe would stall both sides until the deadline.
 func recordFlights(tb testing.TB, cert tls.Certificate) []flight {
 	tb.Helper()
 	stdCert := stdtls.Certificate{Certificate: cert.Chain, PrivateKey: cert.Key, Leaf: cert.Leaf}
