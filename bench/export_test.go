@@ -1,0 +1,4 @@
+package bench
+
+// RenderChart exposes renderChart to tests.
+var RenderChart = renderChart
