@@ -236,7 +236,10 @@ func (t *tailBuffer) String() string {
 }
 
 // cpuSample is a snapshot of /proc/stat jiffies per CPU.
-type cpuSample map[int][2]uint64 // cpu -> busy, total
+// For each CPU: busy, total, and busy outside interrupt context. The last
+// leaves out irq and softirq time, which no process is charged for (loopback
+// TCP is mostly softirq), so that it is not mistaken for other processes.
+type cpuSample map[int][3]uint64
 
 func readCPU() cpuSample {
 	out := cpuSample{}
@@ -259,7 +262,7 @@ func readCPU() cpuSample {
 		}
 		// user nice system idle iowait irq softirq steal
 		busy := v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
-		out[id] = [2]uint64{busy, busy + v[3] + v[4]}
+		out[id] = [3]uint64{busy, busy + v[3] + v[4], v[0] + v[1] + v[2] + v[7]}
 	}
 	return out
 }
@@ -412,7 +415,7 @@ func (m *meter) stop(serverCPUs, loadCPUs []int, tool time.Duration) cpuUse {
 	own := groupTicks(m.pgids)
 	var busy, total uint64
 	for id, v := range after {
-		busy += v[0] - m.cpu[id][0]
+		busy += v[2] - m.cpu[id][2]
 		total += v[1] - m.cpu[id][1]
 	}
 	use := cpuUse{Server: busyPct(m.cpu, after, serverCPUs), Load: busyPct(m.cpu, after, loadCPUs)}

@@ -79,8 +79,8 @@ func TestParseCPUList(t *testing.T) {
 }
 
 func TestBusyPct(t *testing.T) {
-	a := cpuSample{0: {100, 1000}, 1: {500, 1000}}
-	b := cpuSample{0: {190, 1100}, 1: {550, 1100}}
+	a := cpuSample{0: {100, 1000, 90}, 1: {500, 1000, 400}}
+	b := cpuSample{0: {190, 1100, 170}, 1: {550, 1100, 440}}
 	assert.InDelta(t, 90, busyPct(a, b, []int{0}), 1e-9)
 	assert.InDelta(t, 50, busyPct(a, b, []int{1}), 1e-9)
 	assert.InDelta(t, 70, busyPct(a, b, []int{0, 1}), 1e-9)

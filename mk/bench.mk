@@ -2,7 +2,7 @@
 # proxied rows. See docs/BENCHMARKS.md.
 #
 #   make bench                                     3 runs, ~10 min on 2 cores
-#   make bench BENCH_RUNS=1 BENCH_FLAGS=--quick    smoke test, ~2 min
+#   make bench BENCH_RUNS=1 BENCH_FLAGS=--quick    smoke test, ~3 min
 #
 # openssl and boringssl cannot share a binary, so gostd and openssl are
 # measured by bin/gantry-openssl and boringssl by bin/gantry-boringssl; the

@@ -1,4 +1,0 @@
-package bench
-
-// RenderChart exposes renderChart to tests.
-var RenderChart = renderChart
