@@ -338,8 +338,15 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 			// client need not read before it writes. Sent synchronously,
 			// they would deadlock a client that writes first over a pipe
 			// without buffering, so they go out in the background; taking
-			// writeMu here keeps every later Write behind them.
+			// writeMu here keeps every later Write behind them. A TCP
+			// socket buffers them in the kernel, and there a goroutine per
+			// handshake (its start, its wake-up on the other CPU) costs
+			// more than the write.
 			c.writeMu.Lock()
+			if _, ok := c.raw.(*net.TCPConn); ok {
+				c.flushTail(obuf[:outN], more)
+				return c.finishHandshake()
+			}
 			go c.flushTail(bytes.Clone(obuf[:outN]), more)
 			return c.finishHandshake()
 		}

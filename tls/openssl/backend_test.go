@@ -3,13 +3,14 @@
 package openssl
 
 import (
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gantry-proxy/gantry/tls"
-	_ "github.com/gantry-proxy/gantry/tls/gostd"
+	"github.com/gantry-proxy/gantry/tls/gostd"
 	"github.com/gantry-proxy/gantry/tls/tlstest"
 )
 
@@ -20,6 +21,22 @@ func TestInterop(t *testing.T) { tlstest.Interop(t, tls.Backends()...) }
 func BenchmarkHandshake(b *testing.B) { tlstest.BenchmarkHandshake(b, Backend()) }
 
 func BenchmarkThroughput(b *testing.B) { tlstest.BenchmarkThroughput(b, Backend()) }
+
+// TestMain lets BenchmarkServerCPU re-run this binary as its server.
+func TestMain(m *testing.M) {
+	tlstest.ServeChild(gostd.Backend(), Backend())
+	os.Exit(m.Run())
+}
+
+// BenchmarkServerSide and BenchmarkServerCPU put this backend's server next
+// to gostd's, both facing the same gostd client: the proxy's side of TLS.
+func BenchmarkServerSide(b *testing.B) {
+	tlstest.BenchmarkServerSide(b, gostd.Backend(), gostd.Backend(), Backend())
+}
+
+func BenchmarkServerCPU(b *testing.B) {
+	tlstest.BenchmarkServerCPU(b, gostd.Backend(), gostd.Backend(), Backend())
+}
 
 // The handshake fuzzers live in tlstest so that every backend is fuzzed by
 // the same harness; the seed corpus runs as part of the ordinary test run.
