@@ -52,7 +52,9 @@ func (p *Proxy) serveConn(l *listener, c *trackedConn) {
 		// HTTP/2 drains itself on shutdown (GOAWAY), so it is never
 		// closed as idle.
 		c.idle.Store(false)
-		serveH2(p.ctx, l, tc, p.h2Handler(l, tc, &state, l.backend))
+		wc := newH2WriteConn(tc, l.timeouts.ResponseWrite)
+		defer wc.Close()
+		serveH2(p.ctx, l, wc, p.h2Handler(l, tc, &state, l.backend))
 		return
 	}
 	p.serveH1(l, c, tc, &state, l.backend)

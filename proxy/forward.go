@@ -470,8 +470,14 @@ func (p *Proxy) relayResponse(s *Session, resp *upstreamResponse) (err error) {
 					return fmt.Errorf("proxy: write response body: %w", werr)
 				}
 				s.BytesOut += int64(n)
-				if ferr := s.w.flush(); ferr != nil {
-					return fmt.Errorf("proxy: write response body: %w", ferr)
+				// A body that just ended goes out with the finish below: on
+				// HTTP/1.1 one write either way, on HTTP/2 the last DATA
+				// frame then carries END_STREAM instead of an empty frame
+				// and a flush of its own following it.
+				if c, ok := resp.body.(completer); !ok || !c.complete() {
+					if ferr := s.w.flush(); ferr != nil {
+						return fmt.Errorf("proxy: write response body: %w", ferr)
+					}
 				}
 			}
 			if rerr == io.EOF {
@@ -488,6 +494,10 @@ func (p *Proxy) relayResponse(s *Session, resp *upstreamResponse) (err error) {
 	ok = true
 	return nil
 }
+
+// completer is an upstream body that can tell it reached its end before
+// the read that returns io.EOF.
+type completer interface{ complete() bool }
 
 // bodyAllowed reports whether a response to method with status has a body.
 func bodyAllowed(method string, status int) bool {

@@ -52,24 +52,37 @@ var h1ConnPool sync.Pool
 // headDeadlineReader moves the read deadline from the keep-alive idle limit
 // to the whole-head limit when the first byte of a request head arrives, so
 // a client has RequestHeader in total for a head, however it dribbles it.
+//
+// Most heads arrive in the read that brings their first byte, so the new
+// deadline is only applied before a further read of the same head: a
+// deadline costs a timer update, and this saves one per request.
 type headDeadlineReader struct {
-	c        net.Conn
-	awaiting bool
-	limit    time.Duration
-	gotByte  bool
+	c         net.Conn
+	awaiting  bool
+	limit     time.Duration
+	gotByte   bool
+	headStart time.Time // first byte of an unfinished head; zero otherwise
 }
 
 func (r *headDeadlineReader) Read(b []byte) (int, error) {
+	if !r.headStart.IsZero() {
+		_ = r.c.SetReadDeadline(r.headStart.Add(r.limit))
+		r.headStart = time.Time{}
+	}
 	n, err := r.c.Read(b)
 	if n > 0 {
 		r.gotByte = true
 		if r.awaiting {
 			r.awaiting = false
-			_ = r.c.SetReadDeadline(time.Now().Add(r.limit))
+			r.headStart = time.Now()
 		}
 	}
 	return n, err
 }
+
+// headDone ends the head's deadline bookkeeping: later reads (the body)
+// set their own deadlines.
+func (r *headDeadlineReader) headDone() { r.headStart = time.Time{} }
 
 func (p *Proxy) serveH1(l *listener, track *trackedConn, c net.Conn, state *stdtls.ConnectionState, backend string) {
 	sc, _ := h1ConnPool.Get().(*h1ServerConn)
@@ -132,6 +145,7 @@ func (sc *h1ServerConn) loop() {
 		first = false
 		sc.src.gotByte = sc.rd.Buffered() > 0
 		err := sc.rd.ReadRequest(&sc.req)
+		sc.src.headDone()
 		sc.track.idle.Store(false)
 		if err != nil {
 			sc.refuse(err)
@@ -224,9 +238,12 @@ func (sc *h1ServerConn) serveOne() bool {
 	} else {
 		s.Body = http.NoBody
 	}
-	// The body (if any) is read under its own idle limit; a response write
-	// has its own deadline.
-	_ = sc.c.SetReadDeadline(time.Time{})
+	if r.ContentLength != 0 {
+		// The body is read under its own idle limit. Without a body
+		// nothing reads from the client until the next head, which sets
+		// its own deadline: the head's may stay.
+		_ = sc.c.SetReadDeadline(time.Time{})
+	}
 
 	err := sc.p.serve(s)
 	if sc.hijacked {
@@ -379,18 +396,32 @@ func (sc *h1ServerConn) writeHead(resp *ResponseHead) error {
 	if err != nil {
 		return err
 	}
-	_ = sc.c.SetWriteDeadline(time.Now().Add(sc.l.timeouts.ResponseWrite))
+	sc.deadlineIfSpills(len(sc.head))
 	_, err = sc.bw.Write(sc.head)
 	return err
 }
 
-// Write buffers b; the deadline set by writeHead or the last flush covers
-// the writes bufio makes on its own.
+// Write buffers b; a write that bufio passes on to the network gets a
+// fresh deadline first.
 func (sc *h1ServerConn) Write(b []byte) (int, error) {
 	if sc.chunked {
+		sc.deadlineIfSpills(len(b) + chunkOverhead)
 		return sc.cw.Write(b)
 	}
+	sc.deadlineIfSpills(len(b))
 	return sc.bw.Write(b)
+}
+
+// chunkOverhead bounds the framing a chunked write adds: size line and CRLFs.
+const chunkOverhead = 32
+
+// deadlineIfSpills sets the write deadline when writing n more bytes would
+// make bufio write to the connection. Writes that stay in the buffer need
+// none (the flush sets it), which saves a timer update per response.
+func (sc *h1ServerConn) deadlineIfSpills(n int) {
+	if n > sc.bw.Available() {
+		_ = sc.c.SetWriteDeadline(time.Now().Add(sc.l.timeouts.ResponseWrite))
+	}
 }
 
 func (sc *h1ServerConn) flush() error {

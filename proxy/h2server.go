@@ -18,65 +18,73 @@ func (p *Proxy) h2Handler(l *listener, conn net.Conn, state *stdtls.ConnectionSt
 	guard := &resetGuard{conn: conn}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		guard.streams.Add(1)
-		rc := http.NewResponseController(w)
-		s := &Session{
-			Start: time.Now(),
-			ctx:   r.Context(),
-			Downstream: DownstreamInfo{
-				RemoteAddr: remoteAddr(r),
-				Listener:   l.name,
-				Proto:      "HTTP/2.0",
-				TLS:        state,
-				TLSBackend: backend,
-			},
-		}
-		s.Request = RequestHead{
-			Method:        r.Method,
-			Scheme:        "https",
-			Authority:     r.Host,
-			Path:          r.RequestURI,
-			ContentLength: r.ContentLength,
-		}
-		if state == nil {
-			s.Request.Scheme = "http"
-		}
-		if r.Method == http.MethodConnect {
-			s.Request.Path = ""
-		}
-		headerFromHTTP(&s.Request.Header, r.Header)
-		if r.Body != nil && r.Body != http.NoBody {
-			s.Body = &countingBody{r: &h2Body{r: r.Body, rc: rc, idle: l.timeouts.H2StreamIdle}, s: s}
-		} else {
-			s.Body = http.NoBody
-		}
-		s.interruptBody = func() { _ = rc.SetReadDeadline(time.Unix(1, 0)) }
-		s.reqTrailer = func() *Header {
-			if len(r.Trailer) == 0 {
-				return nil
-			}
-			var t Header
-			for k, vs := range r.Trailer {
-				for _, v := range vs {
-					if v != "" {
-						t.Add(k, v)
-					}
-				}
-			}
-			return &t
-		}
-		hw := &h2Writer{w: w, rc: rc, s: s, writeTimeout: l.timeouts.ResponseWrite}
-		s.w = hw
-		err := p.serve(s)
-		if r.Context().Err() != nil && guard.reset() {
-			p.log.Warn("HTTP/2 client resets most of its streams; closing the connection",
-				"listener", l.name, "client", r.RemoteAddr)
-		}
-		if err != nil && s.sent && !hw.finished {
+		var abort bool
+		p.warm.run(func() { abort = p.serveStream(l, guard, w, r, state, backend) })
+		if abort {
 			// The head went out and the body cannot be completed: reset the
 			// stream so the client never takes a cut body for a whole one.
 			panic(http.ErrAbortHandler)
 		}
 	})
+}
+
+// serveStream proxies one HTTP/2 stream; it reports whether the stream must
+// be reset because its response could not be completed.
+func (p *Proxy) serveStream(l *listener, guard *resetGuard, w http.ResponseWriter, r *http.Request, state *stdtls.ConnectionState, backend string) bool {
+	rc := http.NewResponseController(w)
+	s := &Session{
+		Start: time.Now(),
+		ctx:   r.Context(),
+		Downstream: DownstreamInfo{
+			RemoteAddr: remoteAddr(r),
+			Listener:   l.name,
+			Proto:      "HTTP/2.0",
+			TLS:        state,
+			TLSBackend: backend,
+		},
+	}
+	s.Request = RequestHead{
+		Method:        r.Method,
+		Scheme:        "https",
+		Authority:     r.Host,
+		Path:          r.RequestURI,
+		ContentLength: r.ContentLength,
+	}
+	if state == nil {
+		s.Request.Scheme = "http"
+	}
+	if r.Method == http.MethodConnect {
+		s.Request.Path = ""
+	}
+	headerFromHTTP(&s.Request.Header, r.Header)
+	if r.Body != nil && r.Body != http.NoBody {
+		s.Body = &countingBody{r: &h2Body{r: r.Body, rc: rc, idle: l.timeouts.H2StreamIdle}, s: s}
+	} else {
+		s.Body = http.NoBody
+	}
+	s.interruptBody = func() { _ = rc.SetReadDeadline(time.Unix(1, 0)) }
+	s.reqTrailer = func() *Header {
+		if len(r.Trailer) == 0 {
+			return nil
+		}
+		var t Header
+		for k, vs := range r.Trailer {
+			for _, v := range vs {
+				if v != "" {
+					t.Add(k, v)
+				}
+			}
+		}
+		return &t
+	}
+	hw := &h2Writer{w: w, rc: rc, s: s, writeTimeout: l.timeouts.ResponseWrite}
+	s.w = hw
+	err := p.serve(s)
+	if r.Context().Err() != nil && guard.reset() {
+		p.log.Warn("HTTP/2 client resets most of its streams; closing the connection",
+			"listener", l.name, "client", r.RemoteAddr)
+	}
+	return err != nil && s.sent && !hw.finished
 }
 
 // resetGuard closes a connection whose client cancels most streams it
@@ -133,6 +141,20 @@ type h2Writer struct {
 	s            *Session
 	writeTimeout time.Duration
 	finished     bool
+	armedAt      time.Time // when the stream's write deadline was last set
+}
+
+// armWriteDeadline gives the next write at least 3/4 of writeTimeout. x/net
+// implements a stream's write deadline as a message to its frame loop and
+// a timer, so a deadline still mostly ahead is not set again: a small
+// response's head and body share one.
+func (h *h2Writer) armWriteDeadline() {
+	now := time.Now()
+	if !h.armedAt.IsZero() && now.Sub(h.armedAt) < h.writeTimeout/4 {
+		return
+	}
+	h.armedAt = now
+	_ = h.rc.SetWriteDeadline(now.Add(h.writeTimeout))
 }
 
 func (h *h2Writer) writeHead(resp *ResponseHead) error {
@@ -145,13 +167,13 @@ func (h *h2Writer) writeHead(resp *ResponseHead) error {
 	if resp.ContentLength >= 0 && bodyAllowed(h.s.Request.Method, resp.Status) {
 		dst.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 	}
-	_ = h.rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+	h.armWriteDeadline()
 	h.w.WriteHeader(resp.Status)
 	return nil
 }
 
 func (h *h2Writer) Write(b []byte) (int, error) {
-	_ = h.rc.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+	h.armWriteDeadline()
 	return h.w.Write(b)
 }
 

@@ -28,13 +28,34 @@ func headerFromHTTP(dst *Header, src http.Header) {
 // (connection-specific ones, already removed as hop-by-hop, and Host).
 func headerToHTTP(dst http.Header, src *Header) {
 	for _, f := range src.Fields {
-		name := http.CanonicalHeaderKey(string(f.Name))
+		name, ok := commonNames[string(f.Name)]
+		if !ok {
+			name = http.CanonicalHeaderKey(string(f.Name))
+		}
 		if name == "Host" {
 			continue
 		}
 		dst[name] = append(dst[name], string(f.Value))
 	}
 }
+
+// commonNames maps the usual spellings of frequent response fields to their
+// canonical form, so converting them allocates no name (a lookup keyed by
+// string(bytes) does not copy): headerToHTTP runs for every HTTP/2 response.
+var commonNames = func() map[string]string {
+	m := make(map[string]string)
+	for _, n := range []string{
+		"Accept-Ranges", "Age", "Cache-Control", "Content-Encoding", "Content-Language",
+		"Content-Length", "Content-Type", "Date", "Etag", "Expires", "Last-Modified",
+		"Location", "Server", "Set-Cookie", "Strict-Transport-Security", "Vary", "Via",
+		"X-Content-Type-Options", "X-Frame-Options",
+	} {
+		m[n] = n
+		m[strings.ToLower(n)] = n
+	}
+	m["ETag"] = "Etag"
+	return m
+}()
 
 // headerValues returns every value of name.
 func headerValues(h *Header, name string) []string {

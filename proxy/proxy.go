@@ -35,6 +35,7 @@ type Proxy struct {
 
 	ctx    context.Context // cancelled by Close: aborts everything
 	cancel context.CancelFunc
+	warm   *warmPool // runs HTTP/2 streams on grown stacks
 
 	mu        sync.Mutex
 	lns       []net.Listener
@@ -100,6 +101,7 @@ func New(opts Options) (*Proxy, error) {
 		return nil, err
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.warm = newWarmPool(p.ctx)
 
 	p.upstreams = newUpstreams(p)
 	if p.router, err = newRouter(p, opts.Upstreams, opts.Routes); err != nil {
@@ -153,7 +155,7 @@ func (p *Proxy) compileListener(i int, lo ListenerOptions) (*listener, error) {
 	// (a client that stops reading): the same budget as an HTTP/1.1 write.
 	l.h2 = newH2Server(p.limits.MaxConcurrentStreams, l.timeouts.KeepaliveIdle, l.timeouts.ResponseWrite,
 		func(errType string) { p.log.Debug("http2 protocol error", "listener", l.name, "type", errType) })
-	l.h1base = &http.Server{
+	l.h1base = &http.Server{ // #nosec G112 -- never serves HTTP/1: it is x/net/http2's BaseConfig; request heads are bounded by the proxy's own timeouts.
 		MaxHeaderBytes: p.limits.MaxHeaderBytes,
 		// x/net/http2 reports connection errors (floods included) here.
 		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),

@@ -205,6 +205,23 @@ func (c *upstreamClient) closeAll() {
 // can take another stream, or the most recently idle HTTP/1.1 one.
 func (c *upstreamClient) pooled(addr string) (h1c *h1Conn, h2c *h2Conn) {
 	now := time.Now()
+	for {
+		ic, h2c := c.take(addr, now)
+		if ic == nil {
+			return nil, h2c
+		}
+		// The peek is a syscall: it runs outside the pool's lock.
+		if ic.quiet() {
+			return ic, nil
+		}
+		go ic.c.Close()
+	}
+}
+
+// take removes the most recently idle HTTP/1.1 connection that is not
+// past its idle limit from addr's pool, or finds an HTTP/2 one that can
+// take another stream.
+func (c *upstreamClient) take(addr string, now time.Time) (*h1Conn, *h2Conn) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	hp := c.pools[addr]
@@ -220,7 +237,7 @@ func (c *upstreamClient) pooled(addr string) (h1c *h1Conn, h2c *h2Conn) {
 		ic := hp.idle[len(hp.idle)-1]
 		hp.idle[len(hp.idle)-1] = nil
 		hp.idle = hp.idle[:len(hp.idle)-1]
-		if now.Sub(ic.idleSince) <= c.idleTimeout && ic.quiet() {
+		if now.Sub(ic.idleSince) <= c.idleTimeout {
 			return ic, nil
 		}
 		go ic.c.Close()

@@ -20,6 +20,9 @@ import (
 type h1Conn struct {
 	c         net.Conn
 	raw       net.Conn // the TCP socket under c (c itself when plaintext)
+	rawc      syscall.RawConn
+	peek      func(fd uintptr) // hc.peekFD, bound once
+	peekErr   error
 	rd        *h1.Reader
 	bw        *bufio.Writer
 	cw        h1.ChunkedWriter
@@ -42,7 +45,9 @@ type h1Conn struct {
 var upstreamLimits = h1.Limits{MaxHeaderBytes: 128 << 10, MaxHeaderCount: 256}
 
 func newH1Conn(c, raw net.Conn) *h1Conn {
-	return &h1Conn{c: c, raw: raw, rd: h1.NewReader(c, upstreamLimits), bw: bufio.NewWriterSize(c, 8<<10)}
+	hc := &h1Conn{c: c, raw: raw, rd: h1.NewReader(c, upstreamLimits), bw: bufio.NewWriterSize(c, 8<<10)}
+	hc.peek = hc.peekFD
+	return hc
 }
 
 // quiet reports whether nothing has arrived on an idle pooled connection
@@ -52,21 +57,29 @@ func newH1Conn(c, raw net.Conn) *h1Conn {
 // connection is dropped. Over TLS a late post-handshake message also counts
 // as unsolicited: the cost is one fresh connection, never a wrong answer.
 func (hc *h1Conn) quiet() bool {
-	sc, ok := hc.raw.(syscall.Conn)
-	if !ok {
-		return true
+	if hc.rawc == nil {
+		// Made once per connection: SyscallConn allocates.
+		sc, ok := hc.raw.(syscall.Conn)
+		if !ok {
+			return true
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return false
+		}
+		hc.rawc = rc
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	var peekErr error
+	hc.peekErr = nil
+	// Control, not Read: a non-blocking peek needs no poller bookkeeping.
+	err := hc.rawc.Control(hc.peek)
+	return err == nil && (hc.peekErr == syscall.EAGAIN || hc.peekErr == syscall.EWOULDBLOCK)
+}
+
+// peekFD looks for one byte without consuming it or waiting; the method value
+// hc.peek is made once per connection with the connection.
+func (hc *h1Conn) peekFD(fd uintptr) {
 	var b [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		_, _, peekErr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return true // one attempt; never wait for readiness
-	})
-	return err == nil && (peekErr == syscall.EAGAIN || peekErr == syscall.EWOULDBLOCK)
+	_, _, hc.peekErr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 }
 
 // roundTripH1 writes req and its body to hc and reads the response head.
@@ -153,7 +166,11 @@ func (p *Proxy) roundTripH1(s *Session, client *upstreamClient, addr string, hc 
 			return fail(&StatusError{Status: 400, Err: errors.New("request body shorter than Content-Length")})
 		}
 	}
-	_ = hc.c.SetWriteDeadline(time.Now().Add(t.UpstreamWrite))
+	if hasBody {
+		// Copying the body may have taken a while; a head alone was
+		// written under the deadline set just before it.
+		_ = hc.c.SetWriteDeadline(time.Now().Add(t.UpstreamWrite))
+	}
 	if err := hc.bw.Flush(); err != nil {
 		return p.staleOr(hc, reused, bodyStarted, err)
 	}
@@ -276,3 +293,7 @@ func (b *h1RespBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// complete reports that the body was read to its end, so the next Read
+// returns io.EOF without touching the network.
+func (b *h1RespBody) complete() bool { return b.hc.rd.Body().Done() }
