@@ -310,17 +310,10 @@ func (rd *Reader) startMessage() error {
 // a head, an *Error when the request must be refused (answer Error.Status
 // and close), and ErrBodyUnread when the previous body was not consumed.
 func (rd *Reader) ReadRequest(req *Request) error {
-	if err := rd.startMessage(); err != nil {
-		return err
-	}
-	n, err := rd.readSection(rd.lim.MaxHeaderBytes, true, headerTooLarge, uriTooLong, badRequest)
+	head, err := rd.nextHead(true, headerTooLarge, uriTooLong, badRequest)
 	if err != nil {
-		rd.err = err
 		return err
 	}
-	head := rd.buf[rd.r : rd.r+n : rd.r+n]
-	rd.r += n
-	rd.base = rd.r
 	if err := parseRequest(head, req, &rd.lim); err != nil {
 		rd.err = err
 		return err
@@ -344,17 +337,10 @@ func (rd *Reader) ReadRequest(req *Request) error {
 // TakeBuffered). After a 1xx other than 101, call ReadResponse again for the
 // final response. Errors are as for ReadRequest, with *Error carrying 502.
 func (rd *Reader) ReadResponse(resp *Response, requestMethod []byte) error {
-	if err := rd.startMessage(); err != nil {
-		return err
-	}
-	n, err := rd.readSection(rd.lim.MaxHeaderBytes, false, badGateway, badGateway, badGateway)
+	head, err := rd.nextHead(false, badGateway, badGateway, badGateway)
 	if err != nil {
-		rd.err = err
 		return err
 	}
-	head := rd.buf[rd.r : rd.r+n : rd.r+n]
-	rd.r += n
-	rd.base = rd.r
 	if err := parseResponse(head, resp, requestMethod, &rd.lim); err != nil {
 		rd.err = err
 		return err
@@ -381,4 +367,22 @@ func headerTooLarge(reason string) *Error {
 
 func uriTooLong(reason string) *Error {
 	return &Error{Status: statusURITooLong, Reason: reason}
+}
+
+// nextHead reads the next message head (request or response alike) and
+// moves the reader past it; the returned slice stays valid until the next
+// message. An error is kept so later calls return it too.
+func (rd *Reader) nextHead(skipLeading bool, tooBig, firstLineErr, malformed func(string) *Error) ([]byte, error) {
+	if err := rd.startMessage(); err != nil {
+		return nil, err
+	}
+	n, err := rd.readSection(rd.lim.MaxHeaderBytes, skipLeading, tooBig, firstLineErr, malformed)
+	if err != nil {
+		rd.err = err
+		return nil, err
+	}
+	head := rd.buf[rd.r : rd.r+n : rd.r+n]
+	rd.r += n
+	rd.base = rd.r
+	return head, nil
 }
