@@ -49,7 +49,17 @@ trap 'rm -rf "$logdir"' EXIT
 declare -A seen
 summary=()
 failed=0
+raced=0
 count=0
+
+# deadline_race LOG: the run failed only with the coordinator's own deadline
+# error, right after "--- FAIL: FuzzX", and printed nothing else a failing
+# input prints (a "Failing input written to" line, a panic, a t.Error).
+deadline_race() {
+	grep -qE '^--- FAIL: Fuzz' "$1" || return 1
+	grep -qE 'Failing input written|panic:|_test\.go:[0-9]+:' "$1" && return 1
+	awk '/^--- FAIL: Fuzz/ {getline; print; exit}' "$1" | grep -qxE '[[:space:]]*context deadline exceeded'
+}
 
 for tags in "${tagsets[@]}"; do
 	flags=(-tags "$tags")
@@ -73,6 +83,8 @@ for tags in "${tagsets[@]}"; do
 			count=$((count + 1))
 			log=$logdir/$count.log
 			echo "== fuzz $rel $name (tags '$tags'${flags[2]:+, ${flags[2]}}) for $fuzztime"
+			corpus=$rel/testdata/fuzz/$name
+			before=$(ls "$corpus" 2>/dev/null | sort)
 			# Progress lines are kept in the log for the summary, not shown.
 			{
 				"$go" test "${flags[@]}" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" \
@@ -88,7 +100,15 @@ for tags in "${tagsets[@]}"; do
 					if (t ~ /m/) {split(t, a, "m"); s+=a[1]*60; t=a[2]}
 					sub(/s$/, "", t); s+=t
 					printf "%d execs in %ds (%d/s)", $2, s, (s > 0 ? $2/s : 0)}')
-			if [ "$rc" -ne 0 ]; then
+			after=$(ls "$corpus" 2>/dev/null | sort)
+			if [ "$rc" -ne 0 ] && [ "$before" = "$after" ] && deadline_race "$log"; then
+				# Go 1.26's fuzz coordinator can report the end of -fuzztime
+				# itself as a failure ("context deadline exceeded", no input
+				# written): https://go.dev/issue/75804, fixed in Go 1.27. It
+				# says nothing about the target, so it is reported, not failed.
+				summary+=("ok*   $rel $name tags='$tags' ${last:-no executions} (go.dev/issue/75804: deadline race at the end, no crasher)")
+				raced=$((raced + 1))
+			elif [ "$rc" -ne 0 ]; then
 				failed=$((failed + 1))
 				summary+=("FAIL  $rel $name tags='$tags' ${last:-no executions}")
 			else
@@ -105,4 +125,6 @@ if [ "$failed" -ne 0 ]; then
 	echo "fuzz: $failed target(s) failed; crashers are under the packages' testdata/fuzz/"
 	exit 1
 fi
-echo "fuzz: $count passed, 0 failed"
+note=""
+[ "$raced" -eq 0 ] || note=" ($raced stopped by Go's own deadline race, marked ok*)"
+echo "fuzz: $count passed, 0 failed$note"
