@@ -52,7 +52,7 @@ func (p *Proxy) serveConn(l *listener, c *trackedConn) {
 		// HTTP/2 drains itself on shutdown (GOAWAY), so it is never
 		// closed as idle.
 		c.idle.Store(false)
-		wc := newH2WriteConn(tc, l.timeouts.ResponseWrite)
+		wc := newH2WriteConn(tc, l.timeouts.ResponseWrite, l.timeouts.H2StreamIdle)
 		defer wc.Close()
 		serveH2(p.ctx, l, wc, p.h2Handler(l, tc, &state, l.backend))
 		return

@@ -45,6 +45,9 @@ var (
 	errUpstreamTimeout = errors.New("proxy: upstream did not answer in time")
 	errBodyTooLarge    = &StatusError{Status: http.StatusRequestEntityTooLarge, Err: errors.New("request body too large")}
 	errBodyTimeout     = &StatusError{Status: http.StatusRequestTimeout, Err: errors.New("request body idle too long")}
+	// errStreamIdle ends an HTTP/2 stream whose request body stayed idle
+	// past h2_stream_idle: the stream is reset with CANCEL, never answered.
+	errStreamIdle = &StatusError{Status: http.StatusRequestTimeout, Err: errors.New("HTTP/2 request body idle too long; stream reset with CANCEL")}
 )
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
@@ -56,7 +59,7 @@ func (p *Proxy) serve(s *Session) error {
 	if errors.Is(err, errResponded) {
 		err = nil
 	}
-	if err != nil && !s.sent {
+	if err != nil && !s.sent && !errors.Is(err, errStreamIdle) {
 		status := p.errorStatus(s, err)
 		body := http.StatusText(status) + "\n"
 		var h Header

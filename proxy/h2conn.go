@@ -29,6 +29,7 @@ import (
 type h2WriteConn struct {
 	stateConn
 	writeTimeout time.Duration
+	cancel       *h2IdleCancel // nil: resets pass unchanged
 
 	mu      sync.Mutex
 	cond    sync.Cond // writer: bytes queued or closing; Write: room or failure
@@ -63,8 +64,13 @@ type stateConn interface {
 	ConnectionState() stdtls.ConnectionState
 }
 
-func newH2WriteConn(c stateConn, writeTimeout time.Duration) *h2WriteConn {
+// newH2WriteConn wraps c; with streamIdle > 0, the resets of streams idle
+// that long carry CANCEL (see h2IdleCancel).
+func newH2WriteConn(c stateConn, writeTimeout, streamIdle time.Duration) *h2WriteConn {
 	w := &h2WriteConn{stateConn: c, writeTimeout: writeTimeout, done: make(chan struct{})}
+	if streamIdle > 0 {
+		w.cancel = newH2IdleCancel(streamIdle)
+	}
 	w.cond.L = &w.mu
 	go w.writeLoop()
 	return w
@@ -88,6 +94,10 @@ func (w *h2WriteConn) Write(b []byte) (int, error) {
 	}
 	if len(b) >= h2DirectMin && len(w.queued) == 0 && !w.sending {
 		w.sending = true
+		n := len(b)
+		if w.cancel != nil {
+			b = w.cancel.outbound(b, false)
+		}
 		w.mu.Unlock()
 		err := w.send(b)
 		w.mu.Lock()
@@ -97,12 +107,26 @@ func (w *h2WriteConn) Write(b []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		return len(b), nil
+		return n, nil
 	}
+	start := len(w.queued)
 	w.queued = append(w.queued, b...)
+	if w.cancel != nil {
+		w.cancel.outbound(w.queued[start:], true)
+	}
 	w.cond.Broadcast()
 	w.mu.Unlock()
 	return len(b), nil
+}
+
+// Read passes what the client sent through the stream-idle tracker. x/net
+// reads from one goroutine only.
+func (w *h2WriteConn) Read(b []byte) (int, error) {
+	n, err := w.stateConn.Read(b)
+	if w.cancel != nil && n > 0 {
+		w.cancel.inbound(b[:n])
+	}
+	return n, err
 }
 
 // send writes b to the connection under a fresh deadline; a failure is

@@ -36,7 +36,7 @@ func TestH2WriteConnDeliversInOrderAndDrainsOnClose(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a, b := net.Pipe()
-			wc := newH2WriteConn(pipeStateConn{a}, 10*time.Second)
+			wc := newH2WriteConn(pipeStateConn{a}, 10*time.Second, 0)
 			got := make(chan []byte, 1)
 			go func() {
 				all, _ := io.ReadAll(b)
@@ -83,7 +83,7 @@ func TestH2WriteConnDeliversInOrderAndDrainsOnClose(t *testing.T) {
 
 func TestH2WriteConnFailedSendIsSticky(t *testing.T) {
 	a, b := net.Pipe()
-	wc := newH2WriteConn(pipeStateConn{a}, 10*time.Second)
+	wc := newH2WriteConn(pipeStateConn{a}, 10*time.Second, 0)
 	defer wc.Close()
 	require.NoError(t, b.Close()) // the client went away
 	var err error
@@ -101,7 +101,7 @@ func TestH2WriteConnFailedSendIsSticky(t *testing.T) {
 func TestH2WriteConnCloseEndsStalledSend(t *testing.T) {
 	a, b := net.Pipe()
 	defer b.Close()
-	wc := newH2WriteConn(pipeStateConn{a}, time.Hour)
+	wc := newH2WriteConn(pipeStateConn{a}, time.Hour, 0)
 	_, err := wc.Write([]byte("nobody reads this"))
 	require.NoError(t, err)
 	// The peer never reads: Close must give up on the queued bytes after
@@ -120,7 +120,7 @@ func TestH2WriteConnCloseEndsStalledSend(t *testing.T) {
 func TestH2WriteConnKeepsConnectionState(t *testing.T) {
 	a, b := net.Pipe()
 	defer b.Close()
-	wc := newH2WriteConn(pipeStateConn{a}, time.Second)
+	wc := newH2WriteConn(pipeStateConn{a}, time.Second, 0)
 	defer wc.Close()
 	// x/net refuses TLS below 1.2 through this method; it must reach the
 	// real connection.

@@ -21,15 +21,17 @@ func (p *Proxy) h2Handler(l *listener, conn net.Conn, state *stdtls.ConnectionSt
 		var abort bool
 		p.warm.run(func() { abort = p.serveStream(l, guard, w, r, state, backend) })
 		if abort {
-			// The head went out and the body cannot be completed: reset the
-			// stream so the client never takes a cut body for a whole one.
+			// The head went out and the body cannot be completed, or the
+			// request body went idle: reset the stream, so the client never
+			// takes a cut body for a whole one. x/net sends INTERNAL_ERROR;
+			// h2IdleCancel turns the idle case into CANCEL on the wire.
 			panic(http.ErrAbortHandler)
 		}
 	})
 }
 
 // serveStream proxies one HTTP/2 stream; it reports whether the stream must
-// be reset because its response could not be completed.
+// be reset: its response could not be completed, or its body went idle.
 func (p *Proxy) serveStream(l *listener, guard *resetGuard, w http.ResponseWriter, r *http.Request, state *stdtls.ConnectionState, backend string) bool {
 	rc := http.NewResponseController(w)
 	s := &Session{
@@ -84,7 +86,7 @@ func (p *Proxy) serveStream(l *listener, guard *resetGuard, w http.ResponseWrite
 		p.log.Warn("HTTP/2 client resets most of its streams; closing the connection",
 			"listener", l.name, "client", r.RemoteAddr)
 	}
-	return err != nil && s.sent && !hw.finished
+	return errors.Is(err, errStreamIdle) || (err != nil && s.sent && !hw.finished)
 }
 
 // resetGuard closes a connection whose client cancels most streams it
@@ -129,7 +131,7 @@ func (b *h2Body) Read(p []byte) (int, error) {
 	_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
 	n, err := b.r.Read(p)
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		return n, errBodyTimeout
+		return n, errStreamIdle
 	}
 	return n, err
 }

@@ -182,10 +182,9 @@ type Timeouts struct {
 	// KeepaliveIdle (keepalive_idle, 60s) closes a client connection with no
 	// request in flight for this long (HTTP/1.1 keep-alive and HTTP/2).
 	KeepaliveIdle time.Duration
-	// H2StreamIdle (h2_stream_idle, 60s) ends an HTTP/2 stream whose
-	// request body stays idle this long: 408 if no response has started,
-	// else a reset, which x/net sends as INTERNAL_ERROR (it offers handlers
-	// no way to send CANCEL).
+	// H2StreamIdle (h2_stream_idle, 60s) resets an HTTP/2 stream whose
+	// request body stays idle this long with RST_STREAM CANCEL, whether or
+	// not its response has started; the connection's other streams go on.
 	H2StreamIdle time.Duration
 	// UpstreamConnect (upstream_connect, 5s) bounds a TCP connect upstream.
 	UpstreamConnect time.Duration

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	gantrytls "github.com/gantry-proxy/gantry/tls"
 )
@@ -262,21 +265,77 @@ func TestTimeoutsIdle(t *testing.T) {
 		_, err = br.ReadByte()
 		assert.ErrorIs(t, err, io.EOF)
 	})
-	t.Run("h2 stream with an idle body", func(t *testing.T) {
-		pr, pw := io.Pipe()
-		defer pw.Close()
-		go func() { _, _ = pw.Write([]byte("start")) }()
-		req, err := http.NewRequest(http.MethodPost, "https://"+addr+"/", pr)
-		require.NoError(t, err)
-		resp, err := client(t, true).Do(req)
-		if err == nil {
-			resp.Body.Close()
-			assert.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
-		} else {
-			// A reset stream is the other acceptable outcome.
-			var se interface{ Error() string }
-			assert.True(t, errors.As(err, &se))
+	t.Run("h2 stream with an idle body is reset with CANCEL", func(t *testing.T) {
+		fr, _ := h2Attacker(t, addr)
+		block := requestBlock(t)
+		block[0] = 0x83 // :method POST (static table index 3), not GET
+		require.NoError(t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block, EndHeaders: true}))
+		require.NoError(t, fr.WriteData(1, false, []byte("start")))
+		// A well-behaved stream on the same connection is not touched.
+		require.NoError(t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: requestBlock(t), EndHeaders: true, EndStream: true}))
+		var rst *http2.RSTStreamFrame
+		var status3 string
+		dec := hpack.NewDecoder(4096, func(f hpack.HeaderField) {
+			if f.Name == ":status" && status3 == "" {
+				status3 = f.Value
+			}
+		})
+		for rst == nil {
+			f, err := fr.ReadFrame()
+			require.NoError(t, err, "no RST_STREAM for the idle stream")
+			switch f := f.(type) {
+			case *http2.RSTStreamFrame:
+				rst = f
+			case *http2.HeadersFrame:
+				_, err := dec.Write(f.HeaderBlockFragment())
+				require.NoError(t, err)
+				assert.EqualValues(t, 3, f.StreamID, "the idle stream must get no response")
+			case *http2.SettingsFrame:
+				if !f.IsAck() {
+					require.NoError(t, fr.WriteSettingsAck())
+				}
+			}
 		}
+		assert.EqualValues(t, 1, rst.StreamID)
+		assert.Equal(t, http2.ErrCodeCancel, rst.ErrCode)
+		assert.Equal(t, "200", status3)
+	})
+	t.Run("h2 reset for another reason keeps its code", func(t *testing.T) {
+		// A stream the client ends is never rewritten: a request the
+		// proxy refuses mid-way gets x/net's own code.
+		c := newH2IdleCancel(time.Nanosecond)
+		var in bytes.Buffer
+		in.WriteString(http2.ClientPreface)
+		cf := http2.NewFramer(&in, nil)
+		require.NoError(t, cf.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0x82}, EndHeaders: true, EndStream: true}))
+		require.NoError(t, cf.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: []byte{0x83}, EndHeaders: true}))
+		// Fed one byte at a time: frame boundaries fall anywhere.
+		for _, b := range in.Bytes() {
+			c.inbound([]byte{b})
+		}
+		time.Sleep(time.Millisecond)
+		var out bytes.Buffer
+		sf := http2.NewFramer(&out, nil)
+		require.NoError(t, sf.WriteRSTStream(1, http2.ErrCodeInternal))
+		require.NoError(t, sf.WriteRSTStream(3, http2.ErrCodeInternal))
+		require.NoError(t, sf.WriteRSTStream(3, http2.ErrCodeInternal)) // forgotten after the first
+		wire := out.Bytes()
+		orig := append([]byte(nil), wire...)
+		var got []byte
+		for i := 0; i < len(wire); i += 5 {
+			got = append(got, c.outbound(wire[i:min(i+5, len(wire))], false)...)
+		}
+		assert.Equal(t, orig, wire, "the caller's bytes must not change")
+		rd := http2.NewFramer(nil, bytes.NewReader(got))
+		var codes []http2.ErrCode
+		for {
+			f, err := rd.ReadFrame()
+			if err != nil {
+				break
+			}
+			codes = append(codes, f.(*http2.RSTStreamFrame).ErrCode)
+		}
+		assert.Equal(t, []http2.ErrCode{http2.ErrCodeInternal, http2.ErrCodeCancel, http2.ErrCodeInternal}, codes)
 	})
 }
 
