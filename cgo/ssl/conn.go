@@ -533,13 +533,13 @@ func (c *Conn) Read(p []byte) (int, error) {
 		}
 		var st C.int
 		var n int
-		var more bool
+		var more, starved bool
 		var rerr error
 		ok := c.call(func(k *C.gantry_conn) {
 			ip, il := cbytes(in)
 			pp, pl := cbytes(p)
 			st = C.gantry_read(k, ip, il, pp, pl)
-			n, more = int(k.n), k.out_more > 0
+			n, more, starved = int(k.n), k.out_more > 0, k.starved != 0
 			if st == C.GANTRY_ERROR {
 				rerr = fmt.Errorf("%s: read: %s", Flavor, c.errString(k))
 			}
@@ -548,7 +548,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			return 0, net.ErrClosed
 		}
 		in = nil
-		c.starved = st == C.GANTRY_WANT_READ
+		c.starved = starved
 		if more {
 			// A KeyUpdate or similar wants an answer; it goes out in order
 			// with application data through writeMu.

@@ -747,12 +747,15 @@ int gantry_read(gantry_conn *c, const uint8_t *in, size_t inlen, uint8_t *buf, s
 	size_t total = 0;
 	int st = GANTRY_OK;
 	c->n = 0;
+	c->starved = 0;
 	if (!feed(c, in, inlen))
 		return GANTRY_ERROR;
+	/* Once per call, not per SSL_read: a successful read leaves the queue
+	   empty, and every failure below consumes or clears what it added. */
+	ERR_clear_error();
 	while (total < buflen) {
 		size_t want = buflen - total;
 		int r;
-		ERR_clear_error();
 		r = SSL_read(c->ssl, buf + total, want > (1 << 30) ? (1 << 30) : (int)want);
 		if (r > 0) {
 			total += (size_t)r;
@@ -776,6 +779,9 @@ int gantry_read(gantry_conn *c, const uint8_t *in, size_t inlen, uint8_t *buf, s
 	}
 	c->n = total;
 	c->out_more = BIO_ctrl_pending(c->wbio);
+	/* Reported even with data: the next read then waits on the socket
+	   first instead of crossing into the library only to learn this. */
+	c->starved = st == GANTRY_WANT_READ;
 	if (total > 0)
 		return GANTRY_OK;
 	return st;

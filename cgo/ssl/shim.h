@@ -45,6 +45,7 @@ typedef struct gantry_conn {
 	size_t n; /* plaintext bytes read or written by the last call */
 	size_t out_len; /* bytes drained into the caller's output buffer */
 	size_t out_more; /* bytes still waiting in wbio */
+	int starved; /* gantry_read: the library consumed all input and wants more */
 	int err_reason; /* reason code of the first library error */
 	char err[GANTRY_ERR_LEN];
 } gantry_conn;
