@@ -45,6 +45,7 @@ var (
 	errUpstreamTimeout = errors.New("proxy: upstream did not answer in time")
 	errBodyTooLarge    = &StatusError{Status: http.StatusRequestEntityTooLarge, Err: errors.New("request body too large")}
 	errBodyTimeout     = &StatusError{Status: http.StatusRequestTimeout, Err: errors.New("request body idle too long")}
+	errBodyCut         = &StatusError{Status: http.StatusBadRequest, Err: errors.New("client ended the connection inside the request body")}
 	// errStreamIdle ends an HTTP/2 stream whose request body stayed idle
 	// past h2_stream_idle: the stream is reset with CANCEL, never answered.
 	errStreamIdle = &StatusError{Status: http.StatusRequestTimeout, Err: errors.New("HTTP/2 request body idle too long; stream reset with CANCEL")}

@@ -352,6 +352,11 @@ func (b *h1Body) Read(p []byte) (int, error) {
 		if he, ok := h1.IsError(err); ok {
 			return n, &StatusError{Status: he.Status, Err: err}
 		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			// The client ended its side before the body it announced:
+			// its fault, not the upstream's.
+			return n, errBodyCut
+		}
 	}
 	return n, err
 }

@@ -701,3 +701,27 @@ func TestPoolDropsConnWithUnsolicitedBytes(t *testing.T) {
 	assert.Equal(t, "ok", body, "the unsolicited response must never reach a client")
 	assert.EqualValues(t, 2, conns.Load(), "the poisoned connection is dropped, a fresh one dialled")
 }
+
+// A client that ends its side inside the body it announced gets 400: the
+// fault is its own, not the upstream's (it used to be a 502).
+func TestRequestBodyCutByClient(t *testing.T) {
+	o := newOrigin(t, nil, false, false)
+	_, addr := startProxy(t, simpleOptions(t, o, serverTLS(t, ""), nil))
+	for name, req := range map[string]string{
+		"content-length": "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789",
+		"chunked":        "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := rawTLS(t, addr)
+			require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+			_, err := io.WriteString(c, req)
+			require.NoError(t, err)
+			require.NoError(t, c.CloseWrite())
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		})
+	}
+	assert.Zero(t, o.requests.Load(), "no cut request completes at the origin")
+}
