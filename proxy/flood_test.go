@@ -57,7 +57,9 @@ func requestBlock(t *testing.T, extra ...hpack.HeaderField) []byte {
 	return buf.Bytes()
 }
 
-func TestHTTP2Floods(t *testing.T) {
+func TestHTTP2Floods(t *testing.T) { forEachBackend(t, testHTTP2Floods) }
+
+func testHTTP2Floods(t *testing.T, backend string) {
 	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
@@ -66,7 +68,7 @@ func TestHTTP2Floods(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	})
 	o := newOrigin(t, slow, false, false)
-	_, addr := startProxy(t, simpleOptions(t, o, serverTLS(t, ""), nil))
+	_, addr := startProxy(t, simpleOptions(t, o, serverTLS(t, backend), nil))
 
 	wellBehaved := func(t *testing.T) {
 		resp, body := get(t, client(t, true), "https://"+addr+"/")

@@ -173,3 +173,12 @@ func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 	require.NoError(t, err)
 	return resp, string(b)
 }
+
+// forEachBackend runs test once per TLS backend compiled into the test
+// binary, with the proxy's listener on that backend: the hardening tests
+// must hold whichever library terminates TLS.
+func forEachBackend(t *testing.T, test func(t *testing.T, backend string)) {
+	for _, name := range gantrytls.Names() {
+		t.Run(name, func(t *testing.T) { test(t, name) })
+	}
+}

@@ -33,9 +33,11 @@ func readStatusAndClose(t *testing.T, c net.Conn) int {
 
 // TestSmugglingCorpus sends every refused request of the codec's corpus
 // through the whole pipeline: TLS, codec, validation, hooks, upstream.
-func TestSmugglingCorpus(t *testing.T) {
+func TestSmugglingCorpus(t *testing.T) { forEachBackend(t, testSmugglingCorpus) }
+
+func testSmugglingCorpus(t *testing.T, backend string) {
 	o := newOrigin(t, nil, false, false)
-	_, addr := startProxy(t, simpleOptions(t, o, serverTLS(t, ""), nil))
+	_, addr := startProxy(t, simpleOptions(t, o, serverTLS(t, backend), nil))
 	for _, tc := range h1test.Smuggling {
 		t.Run(tc.Name, func(t *testing.T) {
 			c := rawTLS(t, addr)
@@ -70,17 +72,24 @@ func rawOrigin(t *testing.T, serve func(net.Conn)) string {
 }
 
 func optionsTo(t *testing.T, upstreamAddr string) Options {
+	return optionsToBackend(t, upstreamAddr, "")
+}
+
+// optionsToBackend is optionsTo with the listener on backend.
+func optionsToBackend(t *testing.T, upstreamAddr, backend string) Options {
 	return Options{
-		Listeners: []ListenerOptions{{Addr: "127.0.0.1:0", TLS: serverTLS(t, "")}},
+		Listeners: []ListenerOptions{{Addr: "127.0.0.1:0", TLS: serverTLS(t, backend)}},
 		Upstreams: map[string]*UpstreamGroupOptions{"app": {Addrs: []string{upstreamAddr}}},
 		Routes:    []RouteOptions{{Upstream: "app"}},
 	}
 }
 
-func TestTimeouts(t *testing.T) {
+func TestTimeouts(t *testing.T) { forEachBackend(t, testTimeouts) }
+
+func testTimeouts(t *testing.T, backend string) {
 	t.Run("slow header is cut at the header deadline", func(t *testing.T) {
 		o := newOrigin(t, nil, false, false)
-		opts := simpleOptions(t, o, serverTLS(t, ""), nil)
+		opts := simpleOptions(t, o, serverTLS(t, backend), nil)
 		opts.Timeouts.RequestHeader = time.Second
 		_, addr := startProxy(t, opts)
 		c := rawTLS(t, addr)
@@ -104,7 +113,7 @@ func TestTimeouts(t *testing.T) {
 
 	t.Run("no ClientHello is closed at the handshake deadline", func(t *testing.T) {
 		o := newOrigin(t, nil, false, false)
-		opts := simpleOptions(t, o, serverTLS(t, ""), nil)
+		opts := simpleOptions(t, o, serverTLS(t, backend), nil)
 		opts.Timeouts.TLSHandshake = time.Second
 		_, addr := startProxy(t, opts)
 		c, err := net.Dial("tcp", addr)
@@ -117,7 +126,7 @@ func TestTimeouts(t *testing.T) {
 
 	t.Run("silent upstream gives 504", func(t *testing.T) {
 		up := rawOrigin(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
-		opts := optionsTo(t, up)
+		opts := optionsToBackend(t, up, backend)
 		opts.Timeouts.UpstreamResponseHeader = time.Second
 		_, addr := startProxy(t, opts)
 		for _, h2 := range []bool{false, true} {
@@ -135,7 +144,7 @@ func TestTimeouts(t *testing.T) {
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello")
 			_, _ = io.Copy(io.Discard, c)
 		})
-		opts := optionsTo(t, up)
+		opts := optionsToBackend(t, up, backend)
 		opts.Timeouts.UpstreamRead = time.Second
 		_, addr := startProxy(t, opts)
 		for _, h2 := range []bool{false, true} {
@@ -149,9 +158,11 @@ func TestTimeouts(t *testing.T) {
 	})
 }
 
-func TestLimits(t *testing.T) {
+func TestLimits(t *testing.T) { forEachBackend(t, testLimits) }
+
+func testLimits(t *testing.T, backend string) {
 	o := newOrigin(t, nil, false, false)
-	opts := simpleOptions(t, o, serverTLS(t, ""), nil)
+	opts := simpleOptions(t, o, serverTLS(t, backend), nil)
 	opts.Limits = Limits{MaxHeaderCount: 10, MaxHeaderBytes: 4096, MaxBodyBytes: 1000}
 	_, addr := startProxy(t, opts)
 

@@ -245,9 +245,11 @@ func TestForwardingHeaders(t *testing.T) {
 	assert.Empty(t, resp.Header.Get("X-Got-Connection"))
 }
 
-func TestTimeoutsIdle(t *testing.T) {
+func TestTimeoutsIdle(t *testing.T) { forEachBackend(t, testTimeoutsIdle) }
+
+func testTimeoutsIdle(t *testing.T, backend string) {
 	o := newOrigin(t, nil, false, false)
-	opts := simpleOptions(t, o, serverTLS(t, ""), nil)
+	opts := simpleOptions(t, o, serverTLS(t, backend), nil)
 	opts.Timeouts.KeepaliveIdle = time.Second
 	opts.Timeouts.H2StreamIdle = time.Second
 	_, addr := startProxy(t, opts)
@@ -704,9 +706,11 @@ func TestPoolDropsConnWithUnsolicitedBytes(t *testing.T) {
 
 // A client that ends its side inside the body it announced gets 400: the
 // fault is its own, not the upstream's (it used to be a 502).
-func TestRequestBodyCutByClient(t *testing.T) {
+func TestRequestBodyCutByClient(t *testing.T) { forEachBackend(t, testRequestBodyCutByClient) }
+
+func testRequestBodyCutByClient(t *testing.T, backend string) {
 	o := newOrigin(t, nil, false, false)
-	_, addr := startProxy(t, simpleOptions(t, o, serverTLS(t, ""), nil))
+	_, addr := startProxy(t, simpleOptions(t, o, serverTLS(t, backend), nil))
 	for name, req := range map[string]string{
 		"content-length": "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789",
 		"chunked":        "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n",
