@@ -14,6 +14,9 @@ export CGO_ENABLED := 1
 # append to these.
 APT_PACKAGES := pkg-config libssl-dev android-libboringssl-dev openssl curl ca-certificates gcc
 GO_TOOLS     :=
+# Directories holding a go.mod whose `tool` lines name tools without a go.mod
+# of their own: built from there, so go.sum pins their dependencies.
+GO_TOOL_MODULES :=
 
 # The three backend builds: gostd alone, gostd+openssl, gostd+boringssl.
 # openssl and boringssl export the same C symbols and never share a binary.
@@ -45,6 +48,12 @@ deps:
 	@for t in $(GO_TOOLS); do \
 	  name=$$(basename $${t%@*}); \
 	  [ -x $(TOOLS)/$$name ] || { echo "deps: go install $$t"; GOBIN=$(TOOLS) $(GO) install $$t || exit 1; }; \
+	done
+	@for m in $(GO_TOOL_MODULES); do \
+	  for t in $$($(GO) -C $$m list tool); do \
+	    name=$$(basename $$t); \
+	    [ -x $(TOOLS)/$$name ] || { echo "deps: go build $$t (pinned by $$m/go.mod)"; $(GO) -C $$m build -o $(TOOLS)/$$name $$t || exit 1; }; \
+	  done; \
 	done
 
 build: deps

@@ -8,8 +8,9 @@
 # in `make test-go`; they need curl.
 
 APT_PACKAGES += curl nghttp2-client
-# h2spec has no go.mod, hence +incompatible; the version is exact.
-GO_TOOLS     += github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
+# h2spec v2.2.1 has no go.mod, so its dependencies are pinned by
+# tools/h2spec/go.mod (a module of its own, outside ./...).
+GO_TOOL_MODULES += tools/h2spec
 EXTRA_TESTS  += h2spec
 
 .PHONY: h2spec
