@@ -443,6 +443,10 @@ type trackedConn struct {
 	idle atomic.Bool
 }
 
+// NetConn returns the connection underneath, which writes go straight to:
+// a TLS backend may then treat them as kernel-buffered socket writes.
+func (c *trackedConn) NetConn() net.Conn { return c.Conn }
+
 type nopMetrics struct{}
 
 func (nopMetrics) Handshake(string, string, uint16, uint16, time.Duration, error) {}

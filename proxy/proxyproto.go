@@ -142,6 +142,10 @@ type replayConn struct {
 	remote net.Addr // nil: keep the socket's
 }
 
+// NetConn returns the socket; only reads are replayed, writes go straight
+// to it.
+func (c *replayConn) NetConn() net.Conn { return c.Conn }
+
 func (c *replayConn) Read(b []byte) (int, error) {
 	if len(c.pre) > 0 {
 		n := copy(b, c.pre)

@@ -343,7 +343,7 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 			// handshake (its start, its wake-up on the other CPU) costs
 			// more than the write.
 			c.writeMu.Lock()
-			if _, ok := c.raw.(*net.TCPConn); ok {
+			if kernelBuffered(c.raw) {
 				c.flushTail(obuf[:outN], more)
 				return c.finishHandshake()
 			}
@@ -754,4 +754,21 @@ func splitSCTList(b []byte) [][]byte {
 		b = b[2+n:]
 	}
 	return out
+}
+
+// kernelBuffered reports whether writes to conn land in a TCP socket's
+// kernel buffer, looking through wrappers that expose the connection they
+// write to with NetConn (as crypto/tls.Conn does, and the proxy's own).
+func kernelBuffered(conn net.Conn) bool {
+	for range 4 {
+		switch c := conn.(type) {
+		case *net.TCPConn:
+			return true
+		case interface{ NetConn() net.Conn }:
+			conn = c.NetConn()
+		default:
+			return false
+		}
+	}
+	return false
 }
