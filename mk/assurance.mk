@@ -1,6 +1,7 @@
 # Continuous assurance: lint, an offline vulnerability audit, and fuzzing.
 #
-#   make lint                gofmt, go vet, staticcheck and gosec for every backend build
+#   make lint                gofmt, go vet, staticcheck and gosec for every backend build,
+#                            and SECURITY.md's list of C functions checked against the shim
 #   make audit               go mod verify + govulncheck against an offline Go vulnerability DB
 #   make audit-selftest      proves a reachable known vulnerability fails the audit
 #   make fuzz FUZZTIME=30s   every Fuzz* target of the repo, each for FUZZTIME
@@ -40,7 +41,7 @@ FUZZTIME ?= 30s
 .PHONY: lint lint-fmt lint-vet lint-staticcheck lint-gosec \
         audit vulndb audit-selftest fuzz fuzz-short shim-symbols shim-symbols-check
 
-lint: lint-fmt lint-vet lint-staticcheck lint-gosec
+lint: lint-fmt lint-vet lint-staticcheck lint-gosec shim-symbols-check
 
 lint-fmt:
 	@files=$$(find . -name '*.go' -not -path './.git/*' -not -path './bin/*'); \
@@ -109,8 +110,8 @@ fuzz-short: deps
 
 # shim-symbols rewrites the generated list in SECURITY.md; -check only
 # compares (run it after changing cgo/).
-shim-symbols:
+shim-symbols: deps
 	@tools/shim-symbols.sh -update
 
-shim-symbols-check:
+shim-symbols-check: deps
 	@tools/shim-symbols.sh -check
