@@ -2,6 +2,9 @@ module github.com/gantry-proxy/gantry
 
 go 1.26.0
 
+// The Makefile builds with this toolchain (GOTOOLCHAIN=go1.27.3); see SECURITY.md.
+toolchain go1.27.3
+
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect
 	codeberg.org/go-latex/latex v0.2.0 // indirect
