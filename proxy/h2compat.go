@@ -62,7 +62,7 @@ func configureH2(base *http.Server, h2 *h2Server) error {
 func serveH2(ctx context.Context, l *listener, c net.Conn, h http.Handler) {
 	l.h2.ServeConn(c, &http2.ServeConnOpts{
 		Context:    ctx,
-		BaseConfig: l.h1base,
+		BaseConfig: h2BaseConfig(l),
 		Handler:    h,
 	})
 }
