@@ -66,6 +66,13 @@ func echoServer(sc gtls.Conn) <-chan error {
 
 // ping runs one connection over net.Pipe: handshake, echo, close.
 func ping(s *Server, c *Client, name string) error {
+	_, err := pingConn(s, c, name)
+	return err
+}
+
+// pingConn is ping returning the closed client connection, whose
+// ConnectionState stays readable.
+func pingConn(s *Server, c *Client, name string) (gtls.Conn, error) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
@@ -77,16 +84,16 @@ func ping(s *Server, c *Client, name string) error {
 	buf := []byte("ping")
 	if _, err := cc.Write(buf); err != nil {
 		cc.Close()
-		return fmt.Errorf("client write: %w", err)
+		return nil, fmt.Errorf("client write: %w", err)
 	}
 	if _, err := io.ReadFull(cc, buf); err != nil {
 		cc.Close()
-		return fmt.Errorf("client read: %w", err)
+		return nil, fmt.Errorf("client read: %w", err)
 	}
 	if err := cc.Close(); err != nil {
-		return err
+		return nil, err
 	}
-	return <-done
+	return cc, <-done
 }
 
 func TestConnOutlivesServerAndClient(t *testing.T) {
@@ -167,18 +174,11 @@ func TestEveryConnectionResumes(t *testing.T) {
 			ccfg.MaxVersion = v
 			s, c := newPair(t, scfg, ccfg)
 			for i := range 5 {
-				a, b := net.Pipe()
-				done := echoServer(s.Server(a))
-				cc := c.Client(b, tlstest.NameECDSA)
-				_, err := cc.Write([]byte("ping"))
-				require.NoError(t, err)
-				_, err = io.ReadFull(cc, make([]byte, 4))
+				cc, err := pingConn(s, c, tlstest.NameECDSA)
 				require.NoError(t, err)
 				// A resumed connection must leave a fresh session behind,
 				// or only every other connection would resume.
 				assert.Equal(t, i > 0, cc.ConnectionState().DidResume, "connection %d", i)
-				require.NoError(t, cc.Close())
-				require.NoError(t, <-done)
 			}
 		})
 	}
@@ -189,16 +189,9 @@ func TestResumedConnKeepsVerifiedChain(t *testing.T) {
 	s, c := newPair(t, scfg, ccfg)
 	var states []gtls.Conn
 	for range 2 {
-		a, b := net.Pipe()
-		done := echoServer(s.Server(a))
-		cc := c.Client(b, tlstest.NameECDSA)
-		_, err := cc.Write([]byte("ping"))
-		require.NoError(t, err)
-		_, err = io.ReadFull(cc, make([]byte, 4))
+		cc, err := pingConn(s, c, tlstest.NameECDSA)
 		require.NoError(t, err)
 		states = append(states, cc)
-		require.NoError(t, cc.Close())
-		require.NoError(t, <-done)
 	}
 	first, second := states[0].ConnectionState(), states[1].ConnectionState()
 	require.False(t, first.DidResume)
