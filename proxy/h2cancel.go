@@ -140,9 +140,7 @@ func (c *h2IdleCancel) inbound(p []byte) {
 			}
 			c.mu.Unlock()
 		case h2FrameRSTStream:
-			c.mu.Lock()
-			delete(c.open, f.stream)
-			c.mu.Unlock()
+			c.forget(f.stream)
 		}
 	}
 }
@@ -158,14 +156,15 @@ func (c *h2IdleCancel) outbound(p []byte, mutable bool) []byte {
 			if f.remain > 1 {
 				f.codeHigh |= p[i]
 			} else {
-				if f.codeHigh == 0 && p[i] == h2CodeInternal && c.idleOnClientSide(f.stream) {
+				// Any reset ends the stream, so it is forgotten either way.
+				idle := c.forget(f.stream)
+				if f.codeHigh == 0 && p[i] == h2CodeInternal && idle {
 					if !mutable {
 						p = append([]byte(nil), p...)
 						mutable = true
 					}
 					p[i] = h2CodeCancel
 				}
-				c.forget(f.stream)
 			}
 			f.remain--
 			i++
@@ -180,17 +179,12 @@ func (c *h2IdleCancel) outbound(p []byte, mutable bool) []byte {
 	return p
 }
 
-// idleOnClientSide reports whether the client has sent nothing on stream
-// for at least the idle limit without ending it.
-func (c *h2IdleCancel) idleOnClientSide(stream uint32) bool {
+// forget stops tracking stream and reports whether the client had left it
+// open and sent nothing on it for at least the idle limit.
+func (c *h2IdleCancel) forget(stream uint32) (idle bool) {
 	c.mu.Lock()
 	last, open := c.open[stream]
-	c.mu.Unlock()
-	return open && time.Since(c.start)-last >= c.idle
-}
-
-func (c *h2IdleCancel) forget(stream uint32) {
-	c.mu.Lock()
 	delete(c.open, stream)
 	c.mu.Unlock()
+	return open && time.Since(c.start)-last >= c.idle
 }
