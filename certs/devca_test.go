@@ -107,11 +107,11 @@ func TestWriteDevFiles(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm())
 
-	server, err := gantrytls.LoadCertificate(f.ServerCert, f.ServerKey)
+	server, err := LoadKeyPair(f.ServerCert, f.ServerKey)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"localhost"}, server.Leaf.DNSNames)
 	assert.Len(t, server.Leaf.IPAddresses, 2)
-	client, err := gantrytls.LoadCertificate(f.ClientCert, f.ClientKey)
+	client, err := LoadKeyPair(f.ClientCert, f.ClientKey)
 	require.NoError(t, err)
 	assert.Equal(t, "gantry-dev-client", client.Leaf.Subject.CommonName)
 
@@ -129,7 +129,7 @@ func TestWriteDevFiles(t *testing.T) {
 
 	f2, err := WriteDevFiles(dir, []string{"example.test"}, "bob", true)
 	require.NoError(t, err)
-	again, err := gantrytls.LoadCertificate(f2.ServerCert, f2.ServerKey)
+	again, err := LoadKeyPair(f2.ServerCert, f2.ServerKey)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"example.test"}, again.Leaf.DNSNames)
 }

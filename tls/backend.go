@@ -10,6 +10,10 @@ import (
 	"sync"
 )
 
+// DefaultBackend is the backend a listener or upstream uses when its config
+// names none: crypto/tls, memory-safe and compiled into every build.
+const DefaultBackend = "gostd"
+
 // Backend is one TLS implementation: Go's crypto/tls, OpenSSL or BoringSSL.
 type Backend interface {
 	// Name is the registry name: "gostd", "openssl" or "boringssl".

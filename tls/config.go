@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 )
 
@@ -54,6 +53,28 @@ func ParseClientAuthMode(s string) (ClientAuthMode, error) {
 	return 0, fmt.Errorf("tls: unknown client auth mode %q (want none, request, require, verify-if-given or require-and-verify)", s)
 }
 
+// MarshalText writes the name String returns. A mode outside the named ones
+// is an error rather than a name no reader accepts.
+func (m ClientAuthMode) MarshalText() ([]byte, error) {
+	if !m.valid() {
+		return nil, fmt.Errorf("tls: invalid client auth mode %d", int(m))
+	}
+	return []byte(m.String()), nil
+}
+
+// UnmarshalText reads the names ParseClientAuthMode accepts, so that a config
+// file can say `mode: require-and-verify`.
+func (m *ClientAuthMode) UnmarshalText(text []byte) error {
+	v, err := ParseClientAuthMode(string(text))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
+
+func (m ClientAuthMode) valid() bool { return m >= ClientAuthNone && m <= ClientAuthRequireAndVerify }
+
 // verifies reports whether the mode verifies a certificate the client gives.
 func (m ClientAuthMode) verifies() bool {
 	return m == ClientAuthVerifyIfGiven || m == ClientAuthRequireAndVerify
@@ -91,24 +112,52 @@ func NewCertificate(chain [][]byte, key crypto.Signer) (Certificate, error) {
 		}
 	}
 	if err := keyMatches(leaf, key); err != nil {
-		return Certificate{}, err
+		return Certificate{}, fmt.Errorf("tls: %w", err)
 	}
 	return Certificate{Chain: chain, Key: key, Leaf: leaf}, nil
 }
 
+// ParsedLeaf returns Leaf, or Chain[0] parsed when Leaf is nil, as it is in
+// a Certificate built by hand rather than by NewCertificate. It does not
+// store what it parsed: a Certificate may be shared between goroutines.
+func (c *Certificate) ParsedLeaf() (*x509.Certificate, error) {
+	leaf, err := c.parsedLeaf()
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return leaf, nil
+}
+
+// parsedLeaf is ParsedLeaf with errors that Validate places in a FieldError.
+func (c *Certificate) parsedLeaf() (*x509.Certificate, error) {
+	if c.Leaf != nil {
+		return c.Leaf, nil
+	}
+	if len(c.Chain) == 0 {
+		return nil, errors.New("certificate chain is empty")
+	}
+	leaf, err := x509.ParseCertificate(c.Chain[0])
+	if err != nil {
+		return nil, fmt.Errorf("parse leaf certificate: %w", err)
+	}
+	return leaf, nil
+}
+
+// keyMatches checks that key signs for leaf. Its errors have no "tls: "
+// prefix: callers add it, or place the error in a FieldError.
 func keyMatches(leaf *x509.Certificate, key crypto.Signer) error {
 	if key == nil {
-		return fmt.Errorf("tls: certificate %q has no private key", leaf.Subject)
+		return fmt.Errorf("certificate %q has no private key", leaf.Subject)
 	}
 	switch key.(type) {
 	case *ecdsa.PrivateKey, *rsa.PrivateKey, ed25519.PrivateKey:
 	default:
-		return fmt.Errorf("tls: private key of type %T is not supported (want ECDSA, RSA or Ed25519)", key)
+		return fmt.Errorf("private key of type %T is not supported (want ECDSA, RSA or Ed25519)", key)
 	}
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	pub, ok := key.Public().(equaler)
 	if !ok || !pub.Equal(leaf.PublicKey) {
-		return fmt.Errorf("tls: private key does not match the public key of certificate %q", leaf.Subject)
+		return fmt.Errorf("private key does not match the public key of certificate %q", leaf.Subject)
 	}
 	return nil
 }
@@ -168,23 +217,6 @@ func ParsePrivateKeyPEM(keyPEM []byte) (crypto.Signer, error) {
 	}
 }
 
-// LoadCertificate reads a PEM chain and key from files.
-func LoadCertificate(certFile, keyFile string) (Certificate, error) {
-	certPEM, err := os.ReadFile(certFile)
-	if err != nil {
-		return Certificate{}, fmt.Errorf("tls: read certificate: %w", err)
-	}
-	keyPEM, err := os.ReadFile(keyFile)
-	if err != nil {
-		return Certificate{}, fmt.Errorf("tls: read key: %w", err)
-	}
-	c, err := ParseCertificatePEM(certPEM, keyPEM)
-	if err != nil {
-		return Certificate{}, fmt.Errorf("%w (certificate %s, key %s)", err, certFile, keyFile)
-	}
-	return c, nil
-}
-
 // ParseCertificatesPEM reads every CERTIFICATE block of pemBytes, for CA
 // files.
 func ParseCertificatesPEM(pemBytes []byte) ([]*x509.Certificate, error) {
@@ -219,34 +251,34 @@ type SessionTicketKey [32]byte
 type ServerConfig struct {
 	// Certificates to serve. The first whose leaf matches the client's SNI
 	// is chosen; the first overall when none matches or no SNI was sent.
-	Certificates []Certificate
+	Certificates []Certificate `yaml:"-"`
 	// Policy is PolicyModern or PolicyIntermediate (the default when empty).
-	Policy string
+	Policy string `yaml:"policy"`
 	// CipherSuites narrows the policy's suites (IANA or OpenSSL names).
-	CipherSuites []string
+	CipherSuites []string `yaml:"cipher_suites"`
 	// Groups narrows the key-exchange groups (see ParseGroup).
-	Groups []string
+	Groups []string `yaml:"groups"`
 	// ALPN lists application protocols in the server's preference order. A
 	// client offering none of them is refused with no_application_protocol.
 	// A client offering no ALPN at all is accepted.
-	ALPN []string
+	ALPN []string `yaml:"alpn"`
 
 	// ClientAuth says whether and how clients present certificates.
-	ClientAuth ClientAuthMode
+	ClientAuth ClientAuthMode `yaml:"-"`
 	// ClientCAs are the roots client certificates must chain to; their
 	// subjects are sent in the CertificateRequest.
-	ClientCAs []*x509.Certificate
+	ClientCAs []*x509.Certificate `yaml:"-"`
 
 	// DisableSessionTickets turns off resumption by ticket.
-	DisableSessionTickets bool
+	DisableSessionTickets bool `yaml:"-"`
 	// SessionTicketKeys: the first encrypts new tickets, all decrypt, so a
 	// key can be rotated in by prepending it. Empty means random keys made
 	// when the Server is built.
-	SessionTicketKeys []SessionTicketKey
+	SessionTicketKeys []SessionTicketKey `yaml:"-"`
 
 	// HandshakeTimeout bounds the handshake; zero means
 	// DefaultHandshakeTimeout.
-	HandshakeTimeout time.Duration
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
 }
 
 // Validate checks the config without any backend: it is what every backend's
@@ -256,34 +288,33 @@ func (c *ServerConfig) Validate() error {
 		return errors.New("tls: server config is nil")
 	}
 	if len(c.Certificates) == 0 {
-		return errors.New("tls: server config has no certificate")
+		return fieldErr("certificates", "server config has no certificate")
 	}
-	for i, cert := range c.Certificates {
+	for i := range c.Certificates {
+		cert := &c.Certificates[i]
+		field := fmt.Sprintf("certificates[%d]", i)
 		if len(cert.Chain) == 0 {
-			return fmt.Errorf("tls: certificate %d has an empty chain", i)
+			return fieldErr(field, "certificate %d has an empty chain", i)
 		}
-		leaf := cert.Leaf
-		if leaf == nil {
-			var err error
-			if leaf, err = x509.ParseCertificate(cert.Chain[0]); err != nil {
-				return fmt.Errorf("tls: certificate %d: %w", i, err)
-			}
+		leaf, err := cert.parsedLeaf()
+		if err == nil {
+			err = keyMatches(leaf, cert.Key)
 		}
-		if err := keyMatches(leaf, cert.Key); err != nil {
-			return fmt.Errorf("tls: certificate %d: %w", i, err)
+		if err != nil {
+			return fieldErr(field, "certificate %d: %w", i, err)
 		}
 	}
 	if err := validateNames(c.Policy, c.CipherSuites, c.Groups, c.ALPN); err != nil {
 		return err
 	}
-	if c.ClientAuth < ClientAuthNone || c.ClientAuth > ClientAuthRequireAndVerify {
-		return fmt.Errorf("tls: invalid client auth mode %d", int(c.ClientAuth))
+	if !c.ClientAuth.valid() {
+		return fieldErr("client_auth.mode", "invalid client auth mode %d", int(c.ClientAuth))
 	}
 	if c.ClientAuth.verifies() && len(c.ClientCAs) == 0 {
-		return fmt.Errorf("tls: client auth %q verifies client certificates but no client CA is configured", c.ClientAuth)
+		return fieldErr("client_auth.ca", "client auth %q verifies client certificates but no client CA is configured", c.ClientAuth)
 	}
 	if c.HandshakeTimeout < 0 {
-		return errors.New("tls: negative handshake timeout")
+		return fieldErr("handshake_timeout", "negative handshake timeout")
 	}
 	return nil
 }
@@ -305,39 +336,43 @@ func (c *ServerConfig) Timeout() time.Duration {
 type ClientConfig struct {
 	// RootCAs are the roots server certificates must chain to; nil means
 	// the system roots.
-	RootCAs []*x509.Certificate
+	RootCAs []*x509.Certificate `yaml:"-"`
 	// DisableVerifyCert accepts any server certificate chain. It also skips
 	// the hostname check, which is meaningless without a trusted chain.
-	DisableVerifyCert bool
+	// In YAML it is verify_cert, true unless set to false.
+	DisableVerifyCert bool `yaml:"verify_cert,negate"`
 	// DisableVerifyHostname accepts a trusted chain issued to any name.
 	// Verification never depends on whether SNI is sent: these two switches
-	// are the only way to turn it off.
-	DisableVerifyHostname bool
+	// are the only way to turn it off. In YAML it is verify_hostname, true
+	// unless set to false.
+	DisableVerifyHostname bool `yaml:"verify_hostname,negate"`
 
 	// Certificate is presented when the server asks for one.
-	Certificate *Certificate
+	Certificate *Certificate `yaml:"-"`
 
 	// Policy, CipherSuites and Groups as in ServerConfig.
-	Policy       string
-	CipherSuites []string
-	Groups       []string
+	Policy       string   `yaml:"policy"`
+	CipherSuites []string `yaml:"cipher_suites"`
+	Groups       []string `yaml:"groups"`
 	// ALPN lists the protocols to offer, in preference order.
-	ALPN []string
+	ALPN []string `yaml:"alpn"`
 	// MaxVersion caps the highest version offered below the policy's, for an
 	// upstream that mishandles TLS 1.3 (and for tests that need TLS 1.2
 	// between two backends). Zero means the policy's; VersionTLS12 and
 	// VersionTLS13 are the only other values.
-	MaxVersion uint16
+	MaxVersion uint16 `yaml:"-"`
 
-	// DisableSessionCache turns off resumption.
-	DisableSessionCache bool
+	// DisableSessionCache turns off resumption. In YAML it is
+	// session_cache, true unless set to false.
+	DisableSessionCache bool `yaml:"session_cache,negate"`
 	// SessionCacheSize bounds the cache of sessions (by server name); zero
 	// means 256.
-	SessionCacheSize int
+	SessionCacheSize int `yaml:"session_cache_size"`
 
 	// HandshakeTimeout bounds the handshake; zero means
-	// DefaultHandshakeTimeout.
-	HandshakeTimeout time.Duration
+	// DefaultHandshakeTimeout. It has no key of its own: the proxy sets it
+	// from its upstream TLS handshake timeout.
+	HandshakeTimeout time.Duration `yaml:"-"`
 }
 
 // Validate checks the config without any backend.
@@ -347,17 +382,14 @@ func (c *ClientConfig) Validate() error {
 	}
 	if c.Certificate != nil {
 		if len(c.Certificate.Chain) == 0 {
-			return errors.New("tls: client certificate has an empty chain")
+			return fieldErr("cert", "client certificate has an empty chain")
 		}
-		leaf := c.Certificate.Leaf
-		if leaf == nil {
-			var err error
-			if leaf, err = x509.ParseCertificate(c.Certificate.Chain[0]); err != nil {
-				return fmt.Errorf("tls: client certificate: %w", err)
-			}
+		leaf, err := c.Certificate.parsedLeaf()
+		if err == nil {
+			err = keyMatches(leaf, c.Certificate.Key)
 		}
-		if err := keyMatches(leaf, c.Certificate.Key); err != nil {
-			return fmt.Errorf("tls: client certificate: %w", err)
+		if err != nil {
+			return fieldErr("cert", "client certificate: %w", err)
 		}
 	}
 	if err := validateNames(c.Policy, c.CipherSuites, c.Groups, c.ALPN); err != nil {
@@ -367,16 +399,16 @@ func (c *ClientConfig) Validate() error {
 	case 0, VersionTLS13:
 	case VersionTLS12:
 		if c.Policy == PolicyModern {
-			return fmt.Errorf("tls: max version TLS 1.2 contradicts policy %q, which is TLS 1.3 only", c.Policy)
+			return fieldErr("max_version", "max version TLS 1.2 contradicts policy %q, which is TLS 1.3 only", c.Policy)
 		}
 	default:
-		return fmt.Errorf("tls: unsupported max version 0x%04x (want TLS 1.2 or TLS 1.3)", c.MaxVersion)
+		return fieldErr("max_version", "unsupported max version 0x%04x (want TLS 1.2 or TLS 1.3)", c.MaxVersion)
 	}
 	if c.SessionCacheSize < 0 {
-		return errors.New("tls: negative session cache size")
+		return fieldErr("session_cache_size", "negative session cache size")
 	}
 	if c.HandshakeTimeout < 0 {
-		return errors.New("tls: negative handshake timeout")
+		return fieldErr("handshake_timeout", "negative handshake timeout")
 	}
 	return nil
 }
@@ -389,7 +421,7 @@ func (c *ClientConfig) Params(caps Capabilities) (Params, error) {
 	}
 	if c.MaxVersion != 0 && c.MaxVersion < p.MaxVersion {
 		if c.MaxVersion < p.MinVersion {
-			return Params{}, fmt.Errorf("tls: max version 0x%04x is below the policy's minimum 0x%04x", c.MaxVersion, p.MinVersion)
+			return Params{}, fieldErr("max_version", "max version 0x%04x is below the policy's minimum 0x%04x", c.MaxVersion, p.MinVersion)
 		}
 		p.MaxVersion = c.MaxVersion
 	}
@@ -418,28 +450,29 @@ func validateNames(policy string, suiteNames, groupNames, alpn []string) error {
 	switch policy {
 	case "", PolicyModern, PolicyIntermediate:
 	default:
-		return fmt.Errorf("tls: unknown policy %q (want %q or %q)", policy, PolicyModern, PolicyIntermediate)
+		return unknownPolicy(policy)
 	}
-	for _, name := range suiteNames {
+	for i, name := range suiteNames {
 		s, ok := SuiteByName(name)
 		if !ok {
-			return fmt.Errorf("tls: cipher suite %q is unknown or not allowed by any Gantry policy", name)
+			return unknownSuite(i, name)
 		}
 		if policy == PolicyModern && !s.TLS13 {
-			return fmt.Errorf("tls: cipher suite %s is a TLS 1.2 suite, but policy %q is TLS 1.3 only", s.Name, policy)
+			return suiteOutsidePolicy(i, s, policy)
 		}
 	}
-	for _, name := range groupNames {
-		if _, err := ParseGroup(name); err != nil {
-			return err
+	for i, name := range groupNames {
+		if _, ok := parseGroup(name); !ok {
+			return fieldErr(fmt.Sprintf("groups[%d]", i), "%w", unknownGroup(name))
 		}
 	}
 	for i, p := range alpn {
+		field := fmt.Sprintf("alpn[%d]", i)
 		if p == "" {
-			return fmt.Errorf("tls: ALPN entry %d is empty", i)
+			return fieldErr(field, "ALPN entry %d is empty", i)
 		}
 		if len(p) > 255 {
-			return fmt.Errorf("tls: ALPN entry %d is longer than 255 bytes", i)
+			return fieldErr(field, "ALPN entry %d is longer than 255 bytes", i)
 		}
 	}
 	return nil

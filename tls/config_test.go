@@ -8,8 +8,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -179,26 +177,9 @@ func TestNewCertificateKeyTypes(t *testing.T) {
 	assert.True(t, c.Leaf.Equal(p.ServerECDSA.Leaf))
 }
 
-func TestLoadCertificateAndCAs(t *testing.T) {
+// File loading is certs' (certs.LoadKeyPair, LoadCAs); tls parses.
+func TestParseCertificatesPEM(t *testing.T) {
 	p := tlstest.NewPKI(t)
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(p.ServerECDSA.Key)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(certFile, encodePEM("CERTIFICATE", p.ServerECDSA.Chain[0]), 0o600))
-	require.NoError(t, os.WriteFile(keyFile, encodePEM("PRIVATE KEY", pkcs8), 0o600))
-	c, err := tls.LoadCertificate(certFile, keyFile)
-	require.NoError(t, err)
-	assert.True(t, c.Leaf.Equal(p.ServerECDSA.Leaf))
-
-	_, err = tls.LoadCertificate(filepath.Join(dir, "missing.pem"), keyFile)
-	assert.ErrorContains(t, err, "read certificate")
-	_, err = tls.LoadCertificate(certFile, filepath.Join(dir, "missing.pem"))
-	assert.ErrorContains(t, err, "read key")
-	require.NoError(t, os.WriteFile(keyFile, encodePEM("PRIVATE KEY", mustPKCS8(t, p.ServerOther.Key)), 0o600))
-	_, err = tls.LoadCertificate(certFile, keyFile)
-	assert.ErrorContains(t, err, certFile, "the error names the files")
-
 	cas, err := tls.ParseCertificatesPEM(append(encodePEM("CERTIFICATE", p.ECDSACA.Raw), encodePEM("CERTIFICATE", p.RSACA.Raw)...))
 	require.NoError(t, err)
 	require.Len(t, cas, 2)

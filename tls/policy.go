@@ -2,6 +2,7 @@ package tls
 
 import (
 	stdtls "crypto/tls"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -78,11 +79,37 @@ var groupAliases = map[string]Group{
 // ParseGroup accepts a group's name in any case, including the SEC and
 // OpenSSL spellings (secp256r1, prime256v1, secp384r1).
 func ParseGroup(name string) (Group, error) {
-	if g, ok := groupAliases[strings.ToLower(name)]; ok {
+	if g, ok := parseGroup(name); ok {
 		return g, nil
 	}
-	return "", fmt.Errorf("tls: unknown group %q (known: X25519MLKEM768, X25519, P-256, P-384)", name)
+	return "", fmt.Errorf("tls: %w", unknownGroup(name))
 }
+
+func parseGroup(name string) (Group, bool) {
+	g, ok := groupAliases[strings.ToLower(name)]
+	return g, ok
+}
+
+// The errors below are shared by validateNames and resolvePolicy, so a name
+// is refused with the same words whichever finds it first.
+
+func unknownGroup(name string) error {
+	return fmt.Errorf("unknown group %q (known: X25519MLKEM768, X25519, P-256, P-384)", name)
+}
+
+func unknownPolicy(policy string) error {
+	return fieldErr("policy", "unknown policy %q (want %q or %q)", policy, PolicyModern, PolicyIntermediate)
+}
+
+func unknownSuite(i int, name string) error {
+	return fieldErr(suiteField(i), "cipher suite %q is unknown or not allowed by any Gantry policy", name)
+}
+
+func suiteOutsidePolicy(i int, s Suite, policy string) error {
+	return fieldErr(suiteField(i), "cipher suite %s is a TLS 1.2 suite, but policy %q is TLS 1.3 only", s.Name, policy)
+}
+
+func suiteField(i int) string { return fmt.Sprintf("cipher_suites[%d]", i) }
 
 // Suite describes one cipher suite by its IANA code point and names.
 type Suite struct {
@@ -172,7 +199,7 @@ func resolvePolicy(policy string, suiteNames, groupNames []string, caps Capabili
 	case "", PolicyIntermediate:
 		p.MinVersion, p.MaxVersion = VersionTLS12, VersionTLS13
 	default:
-		return Params{}, fmt.Errorf("tls: unknown policy %q (want %q or %q)", policy, PolicyModern, PolicyIntermediate)
+		return Params{}, unknownPolicy(policy)
 	}
 
 	has := func(id uint16) bool {
@@ -195,25 +222,26 @@ func resolvePolicy(policy string, suiteNames, groupNames []string, caps Capabili
 			}
 		}
 	} else {
-		for _, name := range suiteNames {
+		for i, name := range suiteNames {
 			s, ok := SuiteByName(name)
 			if !ok {
-				return Params{}, fmt.Errorf("tls: cipher suite %q is unknown or not allowed by any Gantry policy", name)
+				return Params{}, unknownSuite(i, name)
 			}
 			if !has(s.ID) {
-				return Params{}, fmt.Errorf("tls: cipher suite %s is not supported by this backend", s.Name)
+				return Params{}, fieldErr(suiteField(i), "cipher suite %s is not supported by this backend", s.Name)
 			}
 			if s.TLS13 {
 				p.TLS13Suites = append(p.TLS13Suites, s)
 				continue
 			}
 			if p.MinVersion > VersionTLS12 {
-				return Params{}, fmt.Errorf("tls: cipher suite %s is a TLS 1.2 suite, but policy %q is TLS 1.3 only", s.Name, policy)
+				return Params{}, suiteOutsidePolicy(i, s, policy)
 			}
 			p.TLS12Suites = append(p.TLS12Suites, s)
 		}
 		if n := len(p.TLS13Suites); n > 0 && caps.FixedTLS13Suites && n != countTLS13(caps) {
-			return Params{}, fmt.Errorf("tls: this backend cannot narrow the TLS 1.3 cipher suites (it always offers all %d); list only TLS 1.2 suites", countTLS13(caps))
+			// The list as a whole is at fault, not one entry of it.
+			return Params{}, fieldErr("cipher_suites", "this backend cannot narrow the TLS 1.3 cipher suites (it always offers all %d); list only TLS 1.2 suites", countTLS13(caps))
 		}
 		// A list naming only TLS 1.2 suites narrows TLS 1.2 and leaves
 		// TLS 1.3 at its defaults, and the other way round.
@@ -240,19 +268,20 @@ func resolvePolicy(policy string, suiteNames, groupNames []string, caps Capabili
 			}
 		}
 	} else {
-		for _, name := range groupNames {
-			g, err := ParseGroup(name)
-			if err != nil {
-				return Params{}, err
+		for i, name := range groupNames {
+			field := fmt.Sprintf("groups[%d]", i)
+			g, ok := parseGroup(name)
+			if !ok {
+				return Params{}, fieldErr(field, "%w", unknownGroup(name))
 			}
 			if !caps.HasGroup(g) {
-				return Params{}, fmt.Errorf("tls: group %s is not supported by this backend", g)
+				return Params{}, fieldErr(field, "group %s is not supported by this backend", g)
 			}
 			p.Groups = append(p.Groups, g)
 		}
 	}
 	if len(p.Groups) == 0 {
-		return Params{}, fmt.Errorf("tls: no key-exchange group left")
+		return Params{}, errors.New("tls: no key-exchange group left")
 	}
 	return p, nil
 }

@@ -1,0 +1,114 @@
+package certs
+
+import (
+	"path/filepath"
+
+	gantrytls "github.com/gantry-proxy/gantry/tls"
+)
+
+// KeyPair names a certificate chain file and the file of its private key.
+type KeyPair struct {
+	// Cert is a PEM file holding the certificate chain: the server's own
+	// certificate first, then the intermediates that lead to a root the
+	// clients trust. The root itself need not be included.
+	Cert string `yaml:"cert"`
+	// Key is a PEM file holding the private key of the first certificate in
+	// Cert (PKCS #8, PKCS #1 or SEC 1; ECDSA, RSA or Ed25519). Keep it
+	// readable by Gantry alone (mode 0600).
+	Key string `yaml:"key"`
+}
+
+// ServerFiles are the files a TLS server reads: what it serves, whom it
+// asks for certificates, and how it encrypts session tickets.
+type ServerFiles struct {
+	// Certificates are the {cert, key} pairs to serve; at least one is
+	// required. A client that asks for a name (SNI) gets the first pair
+	// whose certificate is valid for that name; a client that asks for no
+	// name, or for one that no certificate covers, gets the first pair.
+	Certificates []KeyPair `yaml:"certificates"`
+	// ClientAuth asks clients for certificates (mutual TLS).
+	ClientAuth ClientAuthFiles `yaml:"client_auth"`
+	// SessionTickets controls resumption by session ticket.
+	SessionTickets TicketFiles `yaml:"session_tickets"`
+}
+
+// ClientAuthFiles say whether a server asks clients for certificates and
+// which CAs it trusts to issue them.
+type ClientAuthFiles struct {
+	// Mode is one of none (the default: never ask), request (ask, accept a
+	// client without one, do not verify one given), require (refuse a
+	// client without one, do not verify it), verify-if-given (accept a
+	// client without one, verify one given) and require-and-verify (refuse
+	// a client without one, verify it). The verify modes need CA.
+	Mode gantrytls.ClientAuthMode `yaml:"mode"`
+	// CA is a PEM file of the CA certificates that client certificates
+	// must chain to. Their names are sent to clients so that a client
+	// with several certificates can pick the right one. Setting CA with
+	// mode none is an error: no client would ever be asked.
+	CA string `yaml:"ca"`
+}
+
+// TicketFiles control session tickets, which let a returning client resume
+// its session without a full handshake.
+type TicketFiles struct {
+	// Enabled turns session tickets on or off; they are on when it is not
+	// set.
+	Enabled *bool `yaml:"enabled"`
+	// KeyFiles are files of 32-byte ticket keys, each stored raw, as 64 hex
+	// digits or as base64; make one with `openssl rand 32 > FILE`. The first
+	// key encrypts new tickets and every key decrypts, so a new key is
+	// rotated in by putting it first and an old one retired by removing it.
+	// Servers that share the files resume each other's sessions. When
+	// empty, each server makes random keys at start and rotates them
+	// daily, and no two servers share them.
+	KeyFiles []string `yaml:"key_files"`
+}
+
+// ClientFiles are the files a TLS client (Gantry towards an upstream) reads.
+type ClientFiles struct {
+	// CA is a PEM file of the CA certificates that upstream certificates
+	// must chain to. When empty, the system's roots are trusted.
+	CA string `yaml:"ca"`
+	// Cert is a PEM file with the client certificate chain Gantry presents
+	// when an upstream asks for one (mutual TLS). Set it together with Key.
+	Cert string `yaml:"cert"`
+	// Key is the PEM file of Cert's private key. Set it together with Cert.
+	Key string `yaml:"key"`
+}
+
+// Resolve returns a copy of f in which every relative file name is taken
+// relative to dir, as a config file's names are relative to the directory
+// the config file is in. Empty names stay empty.
+func (f ServerFiles) Resolve(dir string) ServerFiles {
+	out := f
+	if f.Certificates != nil {
+		out.Certificates = make([]KeyPair, len(f.Certificates))
+		for i, kp := range f.Certificates {
+			out.Certificates[i] = KeyPair{Cert: resolve(dir, kp.Cert), Key: resolve(dir, kp.Key)}
+		}
+	}
+	out.ClientAuth.CA = resolve(dir, f.ClientAuth.CA)
+	if f.SessionTickets.Enabled != nil {
+		enabled := *f.SessionTickets.Enabled
+		out.SessionTickets.Enabled = &enabled
+	}
+	if f.SessionTickets.KeyFiles != nil {
+		out.SessionTickets.KeyFiles = make([]string, len(f.SessionTickets.KeyFiles))
+		for i, name := range f.SessionTickets.KeyFiles {
+			out.SessionTickets.KeyFiles[i] = resolve(dir, name)
+		}
+	}
+	return out
+}
+
+// Resolve returns f with every relative file name taken relative to dir.
+func (f ClientFiles) Resolve(dir string) ClientFiles {
+	return ClientFiles{CA: resolve(dir, f.CA), Cert: resolve(dir, f.Cert), Key: resolve(dir, f.Key)}
+}
+
+func resolve(dir, name string) string {
+	if name == "" || dir == "" || filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(dir, name)
+}
