@@ -3,12 +3,17 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"net"
+	"reflect"
 	"strings"
 	"time"
+
+	"github.com/gantry-proxy/gantry/proxy/listen"
+	"github.com/gantry-proxy/gantry/proxy/upstream"
 )
 
-// Defaults for zero fields of Timeouts, Limits and groups.
+// Defaults for zero fields of Timeouts, Limits, upstream groups and the
+// connection filter: the one place they are set (the upstream and listen
+// packages own theirs; they are repeated here under the proxy's names).
 const (
 	DefaultTLSHandshake           = 10 * time.Second
 	DefaultRequestHeader          = 10 * time.Second
@@ -23,14 +28,18 @@ const (
 	DefaultUpstreamWrite          = 60 * time.Second
 	DefaultShutdownGrace          = 30 * time.Second
 
-	DefaultMaxHeaderBytes       = 64 << 10
-	DefaultMaxHeaderCount       = 100
-	DefaultMaxConcurrentStreams = 100
+	DefaultMaxHeaderBytes         = 64 << 10
+	DefaultMaxHeaderCount         = 100
+	DefaultH2MaxConcurrentStreams = 100
 
-	DefaultMaxFails        = 3
-	DefaultEjectFor        = 10 * time.Second
-	DefaultMaxIdleConns    = 32
-	DefaultIdleConnTimeout = 60 * time.Second
+	DefaultMaxFails            = upstream.DefaultMaxFails
+	DefaultEjectFor            = upstream.DefaultEjectFor
+	DefaultMaxIdleConns        = upstream.DefaultMaxIdleConns
+	DefaultIdleConnTimeout     = upstream.DefaultIdleConnTimeout
+	DefaultHealthCheckInterval = upstream.DefaultCheckInterval
+	DefaultHealthCheckTimeout  = upstream.DefaultCheckTimeout
+
+	DefaultIPv6Prefix = listen.DefaultIPv6Prefix
 )
 
 // DefaultTimeouts returns every timeout at its default.
@@ -51,29 +60,22 @@ func DefaultTimeouts() Timeouts {
 	}
 }
 
-// fields lists the timeouts with their config keys, so validation and
-// merging treat all of them alike.
-func (t *Timeouts) fields() []struct {
+// timeoutField is one timeout with its config key.
+type timeoutField struct {
 	key string
 	d   *time.Duration
-} {
-	return []struct {
-		key string
-		d   *time.Duration
-	}{
-		{"tls_handshake", &t.TLSHandshake},
-		{"request_header", &t.RequestHeader},
-		{"request_body", &t.RequestBody},
-		{"response_write", &t.ResponseWrite},
-		{"keepalive_idle", &t.KeepaliveIdle},
-		{"h2_stream_idle", &t.H2StreamIdle},
-		{"upstream_connect", &t.UpstreamConnect},
-		{"upstream_tls_handshake", &t.UpstreamTLSHandshake},
-		{"upstream_response_header", &t.UpstreamResponseHeader},
-		{"upstream_read", &t.UpstreamRead},
-		{"upstream_write", &t.UpstreamWrite},
-		{"shutdown_grace", &t.ShutdownGrace},
+}
+
+// fields lists the timeouts with their config keys (their yaml tags), so
+// validation and merging treat all of them alike.
+func (t *Timeouts) fields() []timeoutField {
+	v := reflect.ValueOf(t).Elem()
+	out := make([]timeoutField, 0, v.NumField())
+	for i := range v.NumField() {
+		key, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+		out = append(out, timeoutField{key, v.Field(i).Addr().Interface().(*time.Duration)})
 	}
+	return out
 }
 
 // validate refuses negative durations.
@@ -98,6 +100,17 @@ func (t Timeouts) over(base Timeouts) Timeouts {
 	return out
 }
 
+// upstreamPart is the upstream part of t, every field set.
+func (t Timeouts) upstreamPart() upstream.Timeouts {
+	return upstream.Timeouts{
+		Connect:        t.UpstreamConnect,
+		TLSHandshake:   t.UpstreamTLSHandshake,
+		ResponseHeader: t.UpstreamResponseHeader,
+		Read:           t.UpstreamRead,
+		Write:          t.UpstreamWrite,
+	}
+}
+
 func (l Limits) withDefaults() (Limits, error) {
 	if l.MaxHeaderBytes < 0 || l.MaxHeaderCount < 0 || l.MaxBodyBytes < 0 || l.MaxConns < 0 {
 		return l, errors.New("proxy: limits must not be negative")
@@ -108,67 +121,8 @@ func (l Limits) withDefaults() (Limits, error) {
 	if l.MaxHeaderCount == 0 {
 		l.MaxHeaderCount = DefaultMaxHeaderCount
 	}
-	if l.MaxConcurrentStreams == 0 {
-		l.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	if l.H2MaxConcurrentStreams == 0 {
+		l.H2MaxConcurrentStreams = DefaultH2MaxConcurrentStreams
 	}
 	return l, nil
-}
-
-func validateRoute(i int, r RouteOptions, groups map[string]*UpstreamGroupOptions) error {
-	if r.Upstream == "" {
-		return fmt.Errorf("proxy: route %d has no upstream", i)
-	}
-	if _, ok := groups[r.Upstream]; !ok {
-		return fmt.Errorf("proxy: route %d names upstream %q, which is not defined", i, r.Upstream)
-	}
-	if h := r.Host; h != "" {
-		if strings.Contains(h[1:], "*") || (strings.HasPrefix(h, "*") && !strings.HasPrefix(h, "*.")) {
-			return fmt.Errorf("proxy: route %d host %q: only a leading \"*.\" wildcard is allowed", i, h)
-		}
-	}
-	if r.PathPrefix != "" && !strings.HasPrefix(r.PathPrefix, "/") {
-		return fmt.Errorf("proxy: route %d path prefix %q must start with /", i, r.PathPrefix)
-	}
-	return nil
-}
-
-func validateGroup(name string, g *UpstreamGroupOptions) error {
-	if g == nil {
-		return fmt.Errorf("proxy: upstream %q is nil", name)
-	}
-	if g.Name != "" && g.Name != name {
-		return fmt.Errorf("proxy: upstream %q has Name %q", name, g.Name)
-	}
-	if len(g.Addrs) == 0 {
-		return fmt.Errorf("proxy: upstream %q has no addresses", name)
-	}
-	for _, a := range g.Addrs {
-		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
-			return fmt.Errorf("proxy: upstream %q address %q is not host:port", name, a)
-		}
-	}
-	switch g.Balance {
-	case "", BalanceRoundRobin, BalanceLeastConn:
-	default:
-		return fmt.Errorf("proxy: upstream %q balance %q (want %s or %s)", name, g.Balance, BalanceRoundRobin, BalanceLeastConn)
-	}
-	if g.EjectFor < 0 || g.IdleConnTimeout < 0 {
-		return fmt.Errorf("proxy: upstream %q has a negative duration", name)
-	}
-	if hc := g.HealthCheck; hc != nil {
-		if !strings.HasPrefix(hc.Path, "/") {
-			return fmt.Errorf("proxy: upstream %q health check path %q must start with /", name, hc.Path)
-		}
-		if hc.Interval < 0 || hc.Timeout < 0 || hc.ExpectStatus < 0 || hc.ExpectStatus > 999 {
-			return fmt.Errorf("proxy: upstream %q health check has a negative or invalid value", name)
-		}
-	}
-	if g.TLS != nil {
-		for _, p := range g.TLS.Config.ALPN {
-			if p != "h2" && p != "http/1.1" {
-				return fmt.Errorf("proxy: upstream %q ALPN %q (want h2 and/or http/1.1)", name, p)
-			}
-		}
-	}
-	return nil
 }

@@ -17,11 +17,11 @@ func (p *Proxy) serveConn(l *listener, c *trackedConn) {
 	c.idle.Store(true)
 
 	var conn net.Conn = c
-	if l.proxyProtocol {
+	if l.proxyProtocol != nil {
 		// The header comes before the ClientHello, under the same budget.
 		_ = c.SetDeadline(time.Now().Add(l.timeouts.TLSHandshake))
 		var err error
-		if conn, err = readProxyHeader(c); err != nil {
+		if conn, err = l.proxyProtocol.ReadHeader(c); err != nil {
 			p.log.Debug("PROXY header refused", "listener", l.name, "peer", c.RemoteAddr().String(), "err", err)
 			return
 		}
@@ -52,9 +52,7 @@ func (p *Proxy) serveConn(l *listener, c *trackedConn) {
 		// HTTP/2 drains itself on shutdown (GOAWAY), so it is never
 		// closed as idle.
 		c.idle.Store(false)
-		wc := newH2WriteConn(tc, l.timeouts.ResponseWrite, l.timeouts.H2StreamIdle)
-		defer wc.Close()
-		serveH2(p.ctx, l, wc, p.h2Handler(l, tc, &state, l.backend))
+		l.h2.ServeConn(p.ctx, tc, p.h2Handler(l, &state, l.backend))
 		return
 	}
 	p.serveH1(l, c, tc, &state, l.backend)

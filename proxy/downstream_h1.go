@@ -38,7 +38,8 @@ type h1ServerConn struct {
 	num   []byte
 
 	lastAuthority string
-	upstream      atomic.Pointer[h1Conn]
+	upMu          sync.Mutex
+	upConn        io.Closer // the upstream connection of the current exchange
 
 	// Per response.
 	chunked    bool
@@ -48,6 +49,14 @@ type h1ServerConn struct {
 }
 
 var h1ConnPool sync.Pool
+
+// Track remembers the upstream connection the current exchange runs on,
+// for the proxy's Close to abort it (upstream.Tracker).
+func (sc *h1ServerConn) Track(c io.Closer) {
+	sc.upMu.Lock()
+	sc.upConn = c
+	sc.upMu.Unlock()
+}
 
 // headDeadlineReader moves the read deadline from the keep-alive idle limit
 // to the whole-head limit when the first byte of a request head arrives, so
@@ -101,18 +110,21 @@ func (p *Proxy) serveH1(l *listener, track *trackedConn, c net.Conn, state *stdt
 	sc.s.Downstream = DownstreamInfo{RemoteAddr: c.RemoteAddr(), Listener: l.name, Proto: "HTTP/1.1", TLS: state, TLSBackend: backend}
 	sc.s.reqTrailer = sc.rd.Trailer
 	sc.s.interruptBody = func() { _ = c.SetReadDeadline(time.Unix(1, 0)) }
-	sc.s.upstream = &sc.upstream
+	sc.s.tracker = sc
 	// One hook per connection (not per request) ends it when the proxy
 	// closes: the client side and whatever upstream exchange is running.
 	stop := context.AfterFunc(p.ctx, func() {
 		_ = c.Close()
-		if hc := sc.upstream.Load(); hc != nil {
-			_ = hc.c.Close()
+		sc.upMu.Lock()
+		up := sc.upConn
+		sc.upMu.Unlock()
+		if up != nil {
+			_ = up.Close()
 		}
 	})
 	sc.loop()
 	stop()
-	sc.upstream.Store(nil)
+	sc.Track(nil)
 	sc.s = Session{upReq: sc.s.upReq}
 	sc.s.upReq.Header.Reset()
 	sc.s.Request.Header.Reset()

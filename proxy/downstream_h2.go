@@ -4,27 +4,23 @@ import (
 	stdtls "crypto/tls"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
-	"sync/atomic"
 	"time"
+
+	"github.com/gantry-proxy/gantry/proxy/h2"
 )
 
-// h2Handler is the http.Handler x/net/http2 calls for each stream of one
+// h2Handler is the http.Handler proxy/h2 calls for each stream of one
 // downstream connection.
-func (p *Proxy) h2Handler(l *listener, conn net.Conn, state *stdtls.ConnectionState, backend string) http.Handler {
-	guard := &resetGuard{conn: conn}
+func (p *Proxy) h2Handler(l *listener, state *stdtls.ConnectionState, backend string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		guard.streams.Add(1)
-		var abort bool
-		p.warm.run(func() { abort = p.serveStream(l, guard, w, r, state, backend) })
-		if abort {
+		if p.serveStream(l, w, r, state, backend) {
 			// The head went out and the body cannot be completed, or the
 			// request body went idle: reset the stream, so the client never
 			// takes a cut body for a whole one. x/net sends INTERNAL_ERROR;
-			// h2IdleCancel turns the idle case into CANCEL on the wire.
+			// proxy/h2 turns the idle case into CANCEL on the wire.
 			panic(http.ErrAbortHandler)
 		}
 	})
@@ -32,7 +28,7 @@ func (p *Proxy) h2Handler(l *listener, conn net.Conn, state *stdtls.ConnectionSt
 
 // serveStream proxies one HTTP/2 stream; it reports whether the stream must
 // be reset: its response could not be completed, or its body went idle.
-func (p *Proxy) serveStream(l *listener, guard *resetGuard, w http.ResponseWriter, r *http.Request, state *stdtls.ConnectionState, backend string) bool {
+func (p *Proxy) serveStream(l *listener, w http.ResponseWriter, r *http.Request, state *stdtls.ConnectionState, backend string) bool {
 	rc := http.NewResponseController(w)
 	s := &Session{
 		Start: time.Now(),
@@ -58,7 +54,7 @@ func (p *Proxy) serveStream(l *listener, guard *resetGuard, w http.ResponseWrite
 	if r.Method == http.MethodConnect {
 		s.Request.Path = ""
 	}
-	headerFromHTTP(&s.Request.Header, r.Header)
+	h2.HeaderFromHTTP(&s.Request.Header, r.Header)
 	if r.Body != nil && r.Body != http.NoBody {
 		s.Body = &countingBody{r: &h2Body{r: r.Body, rc: rc, idle: l.timeouts.H2StreamIdle}, s: s}
 	} else {
@@ -82,33 +78,7 @@ func (p *Proxy) serveStream(l *listener, guard *resetGuard, w http.ResponseWrite
 	hw := &h2Writer{w: w, rc: rc, s: s, writeTimeout: l.timeouts.ResponseWrite}
 	s.w = hw
 	err := p.serve(s)
-	if r.Context().Err() != nil && guard.reset() {
-		p.log.Warn("HTTP/2 client resets most of its streams; closing the connection",
-			"listener", l.name, "client", r.RemoteAddr)
-	}
 	return errors.Is(err, errStreamIdle) || (err != nil && s.sent && !hw.finished)
-}
-
-// resetGuard closes a connection whose client cancels most streams it
-// opens (the HTTP/2 "rapid reset" attack, CVE-2023-44487): x/net/http2
-// bounds the handlers queued, but a proxy whose handlers notice a reset
-// quickly would otherwise serve such a client forever.
-type resetGuard struct {
-	conn            net.Conn
-	streams, resets atomic.Int64
-}
-
-// Past resetGuardMin early resets, a client resetting more than half of
-// its streams is an attacker, not a browser cancelling navigations.
-const resetGuardMin = 200
-
-func (g *resetGuard) reset() bool {
-	n := g.resets.Add(1)
-	if n > resetGuardMin && 2*n > g.streams.Load() {
-		_ = g.conn.Close()
-		return n == resetGuardMin+1
-	}
-	return false
 }
 
 func remoteAddr(r *http.Request) addrString { return addrString(r.RemoteAddr) }
@@ -161,7 +131,7 @@ func (h *h2Writer) armWriteDeadline() {
 
 func (h *h2Writer) writeHead(resp *ResponseHead) error {
 	dst := h.w.Header()
-	headerToHTTP(dst, &resp.Header)
+	h2.HeaderToHTTP(dst, &resp.Header)
 	// Connection-specific fields are illegal in HTTP/2 (RFC 9113 8.2.2).
 	for _, name := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade"} {
 		delete(dst, name)

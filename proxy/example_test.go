@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/gantry-proxy/gantry/certs"
 	"github.com/gantry-proxy/gantry/proxy"
 	gantrytls "github.com/gantry-proxy/gantry/tls"
 	_ "github.com/gantry-proxy/gantry/tls/gostd"
@@ -16,7 +17,7 @@ import (
 // routes, and hooks: requests without an API key are refused before any
 // upstream is chosen, and the key never travels upstream.
 func ExampleNew() {
-	cert, err := gantrytls.LoadCertificate("cert.pem", "key.pem")
+	cert, err := certs.LoadKeyPair("cert.pem", "key.pem")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -84,7 +84,7 @@ func testHTTP2Floods(t *testing.T, backend string) {
 		require.True(t, ok, "first frame is SETTINGS, got %T", f)
 		v, ok := sf.Value(http2.SettingMaxConcurrentStreams)
 		assert.True(t, ok)
-		assert.EqualValues(t, DefaultMaxConcurrentStreams, v)
+		assert.EqualValues(t, DefaultH2MaxConcurrentStreams, v)
 	})
 
 	t.Run("rapid reset", func(t *testing.T) {

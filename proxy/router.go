@@ -1,18 +1,17 @@
 package proxy
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync/atomic"
-	"time"
+	"sync"
+
+	"github.com/gantry-proxy/gantry/proxy/upstream"
 )
 
 // router is the default UpstreamPeer: the configured routes, each pointing
 // at a group of servers with balancing and health.
 type router struct {
-	p      *Proxy
 	groups map[string]*group
 	routes []route
 }
@@ -24,59 +23,23 @@ type route struct {
 	upstream *group
 }
 
+// group is an upstream group with the Peer of each of its servers, index
+// for index: the peers the router hands out are shared between requests.
 type group struct {
-	name      string
-	balance   string
-	maxFails  int32
-	ejectFor  time.Duration
-	health    *HealthCheckOptions
-	backends  []*backendState
-	next      atomic.Uint64
-	tlsClient *upstreamClient
+	g     *upstream.Group
+	peers []Peer
 }
 
-// backendState is one server of a group with its health bookkeeping.
-type backendState struct {
-	peer     Peer
-	inflight atomic.Int64
-	fails    atomic.Int32
-	// ejectedUntil is a UnixNano time; zero when not ejected.
-	ejectedUntil atomic.Int64
-	// unhealthy is set by the active health check.
-	unhealthy atomic.Bool
-}
-
-// ErrNoRoute is returned (as a 404 StatusError) when no route matches.
-var ErrNoRoute = errors.New("proxy: no route matches the request")
-
-func newRouter(p *Proxy, groups map[string]*UpstreamGroupOptions, routes []RouteOptions) (*router, error) {
-	r := &router{p: p, groups: make(map[string]*group, len(groups))}
-	for name, g := range groups {
-		if err := validateGroup(name, g); err != nil {
-			return nil, err
-		}
-		cl, err := p.upstreams.newClient(g.TLS, g.MaxIdleConns, g.IdleConnTimeout)
+func newRouter(t *upstream.Transport, groups map[string]*UpstreamGroupOptions, routes []RouteOptions) (*router, error) {
+	r := &router{groups: make(map[string]*group, len(groups))}
+	for name, o := range groups {
+		g, err := t.NewGroup(name, o)
 		if err != nil {
-			return nil, fmt.Errorf("proxy: upstream %q: %w", name, err)
+			return nil, fmt.Errorf("proxy: %w", err)
 		}
-		grp := &group{
-			name:      name,
-			balance:   g.Balance,
-			maxFails:  int32(g.MaxFails),
-			ejectFor:  g.EjectFor,
-			health:    g.HealthCheck,
-			tlsClient: cl,
-		}
-		if grp.maxFails == 0 {
-			grp.maxFails = DefaultMaxFails
-		}
-		if grp.ejectFor == 0 {
-			grp.ejectFor = DefaultEjectFor
-		}
-		for _, addr := range g.Addrs {
-			b := &backendState{peer: Peer{Addr: addr, TLS: g.TLS, Group: name, client: cl}}
-			b.peer.backend = b
-			grp.backends = append(grp.backends, b)
+		grp := &group{g: g}
+		for _, srv := range g.Servers() {
+			grp.peers = append(grp.peers, Peer{Addr: srv.Addr(), TLS: o.TLS, Group: name, client: g.Client(), server: srv})
 		}
 		r.groups[name] = grp
 	}
@@ -93,6 +56,24 @@ func newRouter(p *Proxy, groups map[string]*UpstreamGroupOptions, routes []Route
 		r.routes = append(r.routes, rt)
 	}
 	return r, nil
+}
+
+func validateRoute(i int, r RouteOptions, groups map[string]*UpstreamGroupOptions) error {
+	if r.Upstream == "" {
+		return fmt.Errorf("proxy: route %d has no upstream", i)
+	}
+	if _, ok := groups[r.Upstream]; !ok {
+		return fmt.Errorf("proxy: route %d names upstream %q, which is not defined", i, r.Upstream)
+	}
+	if h := r.Host; h != "" {
+		if strings.Contains(h[1:], "*") || (strings.HasPrefix(h, "*") && !strings.HasPrefix(h, "*.")) {
+			return fmt.Errorf("proxy: route %d host %q: only a leading \"*.\" wildcard is allowed", i, h)
+		}
+	}
+	if r.PathPrefix != "" && !strings.HasPrefix(r.PathPrefix, "/") {
+		return fmt.Errorf("proxy: route %d path prefix %q must start with /", i, r.PathPrefix)
+	}
+	return nil
 }
 
 func (rt *route) matches(host, path string) bool {
@@ -121,71 +102,29 @@ func (r *router) pick(s *Session) (*Peer, error) {
 	return nil, &StatusError{Status: http.StatusNotFound, Err: ErrNoRoute}
 }
 
-// choose picks a server: among the available ones by the group's policy,
-// or, when every server is ejected or unhealthy, among all of them.
-func (g *group) choose() *Peer {
-	now := time.Now().UnixNano()
-	n := uint64(len(g.backends))
-	start := g.next.Add(1) - 1
-	if g.balance == BalanceLeastConn {
-		var best *backendState
-		for i := range n {
-			b := g.backends[(start+i)%n]
-			if !b.available(now) {
-				continue
-			}
-			if best == nil || b.inflight.Load() < best.inflight.Load() {
-				best = b
-			}
-		}
-		if best != nil {
-			return &best.peer
-		}
-	} else {
-		for i := range n {
-			if b := g.backends[(start+i)%n]; b.available(now) {
-				return &b.peer
-			}
-		}
-	}
-	return &g.backends[start%n].peer
-}
+func (g *group) choose() *Peer { return &g.peers[g.g.Choose().Index()] }
 
-// chooseExcept picks an available server other than not, or nil.
-func (g *group) chooseExcept(not *backendState) *Peer {
-	now := time.Now().UnixNano()
-	n := uint64(len(g.backends))
-	start := g.next.Add(1) - 1
-	for i := range n {
-		if b := g.backends[(start+i)%n]; b != not && b.available(now) {
-			return &b.peer
-		}
-	}
-	return nil
-}
-
-func (b *backendState) available(now int64) bool {
-	return !b.unhealthy.Load() && b.ejectedUntil.Load() <= now
-}
-
-// result records the outcome of one attempt for passive health checks.
-func (g *group) result(b *backendState, err error) {
-	if err == nil {
-		b.fails.Store(0)
-		return
-	}
-	if g.maxFails < 0 {
-		return
-	}
-	if b.fails.Add(1) >= g.maxFails {
-		b.fails.Store(0)
-		b.ejectedUntil.Store(time.Now().Add(g.ejectFor).UnixNano())
-	}
-}
-
-func (r *router) groupOf(p *Peer) *group {
-	if p == nil || p.backend == nil {
+// another picks an available server of peer's group other than peer, for
+// a request that could not reach peer; nil when there is none, or peer is
+// no group's.
+func (r *router) another(peer *Peer) *Peer {
+	if peer.server == nil {
 		return nil
 	}
-	return r.groups[p.Group]
+	grp := r.groups[peer.server.Group().Name()]
+	if grp == nil || grp.g != peer.server.Group() {
+		return nil
+	}
+	other := grp.g.ChooseExcept(peer.server)
+	if other == nil {
+		return nil
+	}
+	return &grp.peers[other.Index()]
+}
+
+// startHealthChecks starts every group's active health check.
+func (r *router) startHealthChecks(wg *sync.WaitGroup) {
+	for _, g := range r.groups {
+		g.g.StartHealthChecks(wg)
+	}
 }

@@ -3,14 +3,13 @@ package proxy
 import (
 	"context"
 	stdtls "crypto/tls"
-	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
+
+	"github.com/gantry-proxy/gantry/proxy/upstream"
 )
 
 // RequestHead is a request without its body, as the hooks see it. Authority
@@ -92,28 +91,9 @@ type Peer struct {
 	// Group is the name of the upstream group, for logs; may be empty.
 	Group string
 
-	client  *upstreamClient // compiled TLS client and pool; set by the proxy
-	backend *backendState   // health bookkeeping; nil for hook-made peers
+	client *upstream.Client // compiled TLS client and pools; nil for hook-made peers
+	server *upstream.Server // load and health bookkeeping; nil for hook-made peers
 }
-
-// StatusError ends a request with Status; hooks return it to refuse a
-// request with a specific code.
-type StatusError struct {
-	Status int
-	Err    error
-}
-
-func (e *StatusError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("proxy: status %d", e.Status)
-	}
-	return fmt.Sprintf("proxy: status %d: %v", e.Status, e.Err)
-}
-
-func (e *StatusError) Unwrap() error { return e.Err }
-
-// errResponded is returned internally when a hook answered itself.
-var errResponded = errors.New("proxy: response already sent")
 
 // Session is one request going through the proxy, whatever the protocol on
 // either side. Hooks read and change it; it is valid only during the
@@ -150,13 +130,15 @@ type Session struct {
 	// io.EOF; nil when the protocol has none.
 	reqTrailer func() *Header
 
-	// upstream, for HTTP/1.1 downstream sessions, holds the upstream
+	// tracker, for HTTP/1.1 downstream sessions, is told the upstream
 	// connection in use so that Close can abort it without a context per
 	// request.
-	upstream *atomic.Pointer[h1Conn]
+	tracker upstream.Tracker
 
-	upReq   RequestHead // the upstream request, storage reused
-	scratch []byte      // bytes of header values built for upReq
+	upReq   RequestHead      // the upstream request, storage reused
+	upCall  upstream.Request // upReq as the upstream client takes it
+	upResp  ResponseHead     // the response head relayed, while it is
+	scratch []byte           // bytes of header values built for upReq
 
 	ctx  context.Context
 	w    responseWriter

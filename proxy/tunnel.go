@@ -14,19 +14,19 @@ import (
 	"time"
 
 	"github.com/gantry-proxy/gantry/proxy/h1"
+	"github.com/gantry-proxy/gantry/proxy/upstream"
 )
 
 // relayUpgrade finishes a WebSocket upgrade: the 101 goes downstream, then
 // both connections become one byte tunnel.
-func (p *Proxy) relayUpgrade(s *Session, resp *upstreamResponse) error {
+func (p *Proxy) relayUpgrade(s *Session, resp *upstream.Response, head *ResponseHead) error {
 	hj, ok := s.w.(hijacker)
-	if !ok || resp.tunnel == nil || !s.wantsUpgrade() {
-		if resp.tunnel != nil {
-			_ = resp.tunnel.Close()
+	if !ok || resp.Tunnel == nil || !s.wantsUpgrade() {
+		if resp.Tunnel != nil {
+			_ = resp.Tunnel.Close()
 		}
 		return &StatusError{Status: http.StatusBadGateway, Err: errors.New("unexpected 101 from upstream")}
 	}
-	head := &resp.head
 	upgrade := headerValues(&head.Header, "Upgrade")
 	h1.RemoveHopByHop(&head.Header)
 	head.Header.Add("Connection", "Upgrade")
@@ -35,22 +35,22 @@ func (p *Proxy) relayUpgrade(s *Session, resp *upstreamResponse) error {
 	}
 	if p.hooks.ResponseFilter != nil {
 		if err := p.hooks.ResponseFilter(s, head); err != nil {
-			_ = resp.tunnel.Close()
+			_ = resp.Tunnel.Close()
 			return err
 		}
 	}
 	s.Response = ResponseHead{Status: head.Status, Header: cloneHeader(&head.Header)}
 	s.sent = true
 	if err := s.w.writeHead(head); err != nil {
-		_ = resp.tunnel.Close()
+		_ = resp.Tunnel.Close()
 		return err
 	}
 	down, buffered, err := hj.hijack()
 	if err != nil {
-		_ = resp.tunnel.Close()
+		_ = resp.Tunnel.Close()
 		return err
 	}
-	p.tunnel(s, down, buffered, resp.tunnel, resp.tunnelBuf, p.timeouts.KeepaliveIdle)
+	p.tunnel(s, down, buffered, resp.Tunnel, resp.TunnelBuf, p.timeouts.KeepaliveIdle)
 	return nil
 }
 
@@ -82,10 +82,9 @@ func (p *Proxy) serveConnect(s *Session) error {
 			return nil
 		}
 	}
-	d := net.Dialer{Timeout: p.timeouts.UpstreamConnect}
-	up, err := d.DialContext(s.Context(), "tcp", s.Request.Authority)
+	up, err := p.upstreams.Dial(s.Context(), s.Request.Authority)
 	if err != nil {
-		return &upstreamConnectError{s.Request.Authority, err}
+		return err
 	}
 	s.Peer = &Peer{Addr: s.Request.Authority}
 	s.Response = ResponseHead{Status: http.StatusOK, ContentLength: -1}

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gantry-proxy/gantry/certs"
 	"github.com/gantry-proxy/gantry/proxy"
 	gantrytls "github.com/gantry-proxy/gantry/tls"
 	_ "github.com/gantry-proxy/gantry/tls/gostd"
@@ -58,7 +59,7 @@ func main() {
 
 	var tlsCfg *proxy.ListenerTLS
 	if *certFile != "" {
-		cert, err := gantrytls.LoadCertificate(*certFile, *keyFile)
+		cert, err := certs.LoadKeyPair(*certFile, *keyFile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gantry-proxy/gantry/certs"
 	"github.com/gantry-proxy/gantry/proxy"
 	gantrytls "github.com/gantry-proxy/gantry/tls"
 	_ "github.com/gantry-proxy/gantry/tls/gostd"
@@ -32,12 +33,12 @@ func main() {
 	upstream := flag.String("upstream", "127.0.0.1:8080", "origin host:port (plain HTTP)")
 	certFile := flag.String("cert", "", "PEM certificate chain (plaintext HTTP/1.1 when empty)")
 	keyFile := flag.String("key", "", "PEM private key")
-	backend := flag.String("backend", "gostd", "TLS backend")
+	backend := flag.String("backend", gantrytls.DefaultBackend, "TLS backend")
 	flag.Parse()
 
 	var cert *gantrytls.Certificate
 	if *certFile != "" {
-		c, err := gantrytls.LoadCertificate(*certFile, *keyFile)
+		c, err := certs.LoadKeyPair(*certFile, *keyFile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

@@ -1,10 +1,11 @@
 //go:build !go1.27 || http2legacy
 
-package proxy
+package h2
 
 import "net/http"
 
-// h2BaseConfig is the http.Server x/net's own HTTP/2 server takes its limits
+// baseConfig is the http.Server x/net's own HTTP/2 server takes its limits
 // from (MaxHeaderBytes bounds header blocks). Its graceful shutdown reaches
-// the connection through the state ConfigureServer set up on l.h2 either way.
-func h2BaseConfig(l *listener) *http.Server { return l.h1base }
+// the connection through the state ConfigureServer set up on s.srv either
+// way.
+func (s *Server) baseConfig() *http.Server { return s.base }

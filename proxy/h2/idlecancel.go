@@ -1,4 +1,4 @@
-package proxy
+package h2
 
 import (
 	"encoding/binary"
@@ -6,13 +6,13 @@ import (
 	"time"
 )
 
-// h2IdleCancel makes the reset of an HTTP/2 stream whose request body went
+// idleCancel makes the reset of an HTTP/2 stream whose request body went
 // idle carry CANCEL, as h2_stream_idle promises, instead of INTERNAL_ERROR.
 //
 // x/net's server (v0.62) resets a stream whose handler gives up with
 // INTERNAL_ERROR and offers handlers neither another code nor their stream
 // ID. So the decision is taken on the wire, where both sides of the
-// connection pass through h2WriteConn in plaintext: inbound frames record,
+// connection pass through writeConn in plaintext: inbound frames record,
 // per stream the client has not finished sending, when its last HEADERS or
 // non-empty DATA frame arrived; an outbound RST_STREAM INTERNAL_ERROR for a
 // stream that is still open on the client's side and has been silent for
@@ -26,7 +26,7 @@ import (
 // Only the error code's last byte changes (INTERNAL_ERROR is 0x2, CANCEL
 // 0x8), so a frame split across writes is handled byte by byte and
 // nothing is ever inserted or removed.
-type h2IdleCancel struct {
+type idleCancel struct {
 	idle  time.Duration
 	start time.Time // origin of the monotonic stamps in open
 
@@ -34,33 +34,33 @@ type h2IdleCancel struct {
 	open map[uint32]time.Duration // stream → last inbound HEADERS/DATA, since start
 
 	in  frameScanner // used by x/net's single reading goroutine only
-	out frameScanner // used under h2WriteConn.mu only
+	out frameScanner // used under writeConn.mu only
 }
 
-// h2IdleCancelMaxStreams bounds the streams tracked per connection; a
+// idleCancelMaxStreams bounds the streams tracked per connection; a
 // stream beyond it is reset with x/net's code unchanged. x/net refuses
 // streams past its concurrency limit (100 by default) with a reset, which
 // removes them from the table.
-const h2IdleCancelMaxStreams = 1024
+const idleCancelMaxStreams = 1024
 
 // HTTP/2 frame types, flags and error codes used here (RFC 9113 §6, §7).
 const (
-	h2FrameHeaderLen  = 9
-	h2FrameData       = 0x0
-	h2FrameHeaders    = 0x1
-	h2FrameRSTStream  = 0x3
-	h2FlagEndStream   = 0x1
-	h2CodeInternal    = 0x2
-	h2CodeCancel      = 0x8
-	h2ClientPrefaceSz = len("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	frameHeaderLen   = 9
+	frameData        = 0x0
+	frameHeaders     = 0x1
+	frameRSTStream   = 0x3
+	flagEndStream    = 0x1
+	codeInternal     = 0x2
+	codeCancel       = 0x8
+	clientPrefaceLen = len("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 )
 
-func newH2IdleCancel(idle time.Duration) *h2IdleCancel {
-	return &h2IdleCancel{
+func newIdleCancel(idle time.Duration) *idleCancel {
+	return &idleCancel{
 		idle:  idle,
 		start: time.Now(),
 		open:  make(map[uint32]time.Duration),
-		in:    frameScanner{skip: h2ClientPrefaceSz},
+		in:    frameScanner{skip: clientPrefaceLen},
 	}
 }
 
@@ -68,7 +68,7 @@ func newH2IdleCancel(idle time.Duration) *h2IdleCancel {
 // pieces of any size.
 type frameScanner struct {
 	skip   int // bytes still to pass before the first frame (the preface)
-	hdr    [h2FrameHeaderLen]byte
+	hdr    [frameHeaderLen]byte
 	nhdr   int // bytes of hdr filled
 	remain int // payload bytes of the current frame not yet passed
 
@@ -98,7 +98,7 @@ func (f *frameScanner) advance(p []byte, i int) (int, bool) {
 	n := copy(f.hdr[f.nhdr:], p[i:])
 	f.nhdr += n
 	i += n
-	if f.nhdr < h2FrameHeaderLen {
+	if f.nhdr < frameHeaderLen {
 		return i, false
 	}
 	f.nhdr = 0
@@ -111,7 +111,7 @@ func (f *frameScanner) advance(p []byte, i int) (int, bool) {
 }
 
 // inbound follows what the client sent; p is what one Read returned.
-func (c *h2IdleCancel) inbound(p []byte) {
+func (c *idleCancel) inbound(p []byte) {
 	f := &c.in
 	var now time.Duration
 	stamped := false
@@ -122,24 +122,24 @@ func (c *h2IdleCancel) inbound(p []byte) {
 			continue
 		}
 		switch f.typ {
-		case h2FrameHeaders, h2FrameData:
+		case frameHeaders, frameData:
 			if !stamped {
 				now, stamped = time.Since(c.start), true
 			}
 			c.mu.Lock()
-			if f.flags&h2FlagEndStream != 0 {
+			if f.flags&flagEndStream != 0 {
 				delete(c.open, f.stream)
 			} else if _, known := c.open[f.stream]; known {
 				// An empty DATA frame feeds no read, so it does not
 				// count as activity.
-				if f.typ == h2FrameHeaders || f.length > 0 {
+				if f.typ == frameHeaders || f.length > 0 {
 					c.open[f.stream] = now
 				}
-			} else if f.typ == h2FrameHeaders && len(c.open) < h2IdleCancelMaxStreams {
+			} else if f.typ == frameHeaders && len(c.open) < idleCancelMaxStreams {
 				c.open[f.stream] = now
 			}
 			c.mu.Unlock()
-		case h2FrameRSTStream:
+		case frameRSTStream:
 			c.forget(f.stream)
 		}
 	}
@@ -148,22 +148,22 @@ func (c *h2IdleCancel) inbound(p []byte) {
 // outbound follows what the server writes and rewrites the code of a
 // stream-idle reset. p is patched in place when mutable; otherwise a
 // patched copy is returned, and p is never changed.
-func (c *h2IdleCancel) outbound(p []byte, mutable bool) []byte {
+func (c *idleCancel) outbound(p []byte, mutable bool) []byte {
 	f := &c.out
 	for i := 0; i < len(p); {
-		if f.typ == h2FrameRSTStream && f.length == 4 && f.remain > 0 && f.skip == 0 {
+		if f.typ == frameRSTStream && f.length == 4 && f.remain > 0 && f.skip == 0 {
 			// The error code, one byte at a time (it may be split).
 			if f.remain > 1 {
 				f.codeHigh |= p[i]
 			} else {
 				// Any reset ends the stream, so it is forgotten either way.
 				idle := c.forget(f.stream)
-				if f.codeHigh == 0 && p[i] == h2CodeInternal && idle {
+				if f.codeHigh == 0 && p[i] == codeInternal && idle {
 					if !mutable {
 						p = append([]byte(nil), p...)
 						mutable = true
 					}
-					p[i] = h2CodeCancel
+					p[i] = codeCancel
 				}
 			}
 			f.remain--
@@ -172,7 +172,7 @@ func (c *h2IdleCancel) outbound(p []byte, mutable bool) []byte {
 		}
 		var complete bool
 		i, complete = f.advance(p, i)
-		if complete && f.typ == h2FrameRSTStream {
+		if complete && f.typ == frameRSTStream {
 			f.codeHigh = 0
 		}
 	}
@@ -181,7 +181,7 @@ func (c *h2IdleCancel) outbound(p []byte, mutable bool) []byte {
 
 // forget stops tracking stream and reports whether the client had left it
 // open and sent nothing on it for at least the idle limit.
-func (c *h2IdleCancel) forget(stream uint32) (idle bool) {
+func (c *idleCancel) forget(stream uint32) (idle bool) {
 	c.mu.Lock()
 	last, open := c.open[stream]
 	delete(c.open, stream)

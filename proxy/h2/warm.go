@@ -1,4 +1,4 @@
-package proxy
+package h2
 
 import (
 	"context"
@@ -6,15 +6,16 @@ import (
 	"sync/atomic"
 )
 
-// warmPool runs HTTP/2 streams on long-lived goroutines.
+// WarmPool runs HTTP/2 streams on long-lived goroutines; a Server uses one
+// through ServerOptions.Workers, and several servers may share one.
 //
 // x/net starts a new goroutine for every stream. Proxying a request needs a
 // deeper stack than a new goroutine starts with, so each stream grew its
 // stack two or three times, copying it each time (profiled: about 7% of the
 // proxy's CPU in runtime.morestack under h2load). A worker here keeps its
 // grown stack from one stream to the next; the x/net goroutine only waits.
-// Idle workers are bounded by warmMaxIdle, and all end with the proxy.
-type warmPool struct {
+// Idle workers are bounded by warmMaxIdle, and all end with the pool's context.
+type WarmPool struct {
 	ctx  context.Context
 	jobs chan *warmJob // unbuffered: a send succeeds only to an idle worker
 	idle atomic.Int32
@@ -32,14 +33,14 @@ const warmMaxIdle = 256
 
 var warmJobPool = sync.Pool{New: func() any { return &warmJob{done: make(chan struct{}, 1)} }}
 
-func newWarmPool(ctx context.Context) *warmPool {
-	return &warmPool{ctx: ctx, jobs: make(chan *warmJob)}
+func NewWarmPool(ctx context.Context) *WarmPool {
+	return &WarmPool{ctx: ctx, jobs: make(chan *warmJob)}
 }
 
-// run calls f on a warm worker (a new one when none is idle) and returns
+// Run calls f on a warm worker (a new one when none is idle) and returns
 // when f has returned. A panic in f is raised again here, on the caller's
 // goroutine, where x/net turns it into a stream reset as before.
-func (wp *warmPool) run(f func()) {
+func (wp *WarmPool) Run(f func()) {
 	j := warmJobPool.Get().(*warmJob)
 	j.f = f
 	select {
@@ -56,7 +57,7 @@ func (wp *warmPool) run(f func()) {
 	}
 }
 
-func (wp *warmPool) work(j *warmJob) {
+func (wp *WarmPool) work(j *warmJob) {
 	for {
 		j.call()
 		j.done <- struct{}{}

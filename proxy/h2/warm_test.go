@@ -1,4 +1,4 @@
-package proxy
+package h2
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 func TestWarmPoolRunsToCompletion(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	wp := newWarmPool(ctx)
+	wp := NewWarmPool(ctx)
 	var wg sync.WaitGroup
 	var sum atomic.Int64
 	for i := 1; i <= 200; i++ {
@@ -21,7 +21,7 @@ func TestWarmPoolRunsToCompletion(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			ran := false
-			wp.run(func() { ran = true; sum.Add(int64(i)) })
+			wp.Run(func() { ran = true; sum.Add(int64(i)) })
 			// run returns only after f returned, so f's writes are visible.
 			assert.True(t, ran)
 		}()
@@ -39,18 +39,18 @@ func TestWarmPoolPanicReachesCaller(t *testing.T) {
 		{"abort handler sentinel", "abort"},
 		{"error value", assert.AnError},
 	}
-	wp := newWarmPool(context.Background())
+	wp := NewWarmPool(context.Background())
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := func() (v any) {
 				defer func() { v = recover() }()
-				wp.run(func() { panic(tt.val) })
+				wp.Run(func() { panic(tt.val) })
 				return nil
 			}()
 			require.Equal(t, tt.val, got)
 			// The worker survived the panic and serves the next job.
 			ok := false
-			wp.run(func() { ok = true })
+			wp.Run(func() { ok = true })
 			assert.True(t, ok)
 		})
 	}
@@ -58,12 +58,12 @@ func TestWarmPoolPanicReachesCaller(t *testing.T) {
 
 func TestWarmPoolWorkersEndWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	wp := newWarmPool(ctx)
-	wp.run(func() {})
+	wp := NewWarmPool(ctx)
+	wp.Run(func() {})
 	cancel()
 	// After the proxy's context ends, work still runs (on a fresh worker
 	// if the idle ones left) and run still returns.
 	done := false
-	wp.run(func() { done = true })
+	wp.Run(func() { done = true })
 	assert.True(t, done)
 }

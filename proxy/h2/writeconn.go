@@ -1,14 +1,13 @@
-package proxy
+package h2
 
 import (
-	stdtls "crypto/tls"
 	"net"
 	"runtime"
 	"sync"
 	"time"
 )
 
-// h2WriteConn sits between x/net's HTTP/2 server and a downstream TLS
+// writeConn, the downstream HTTP/2 write wrapper, sits between x/net's HTTP/2 server and a downstream TLS
 // connection and coalesces its writes.
 //
 // x/net flushes its frame buffer whenever its write queue runs empty. With
@@ -21,15 +20,15 @@ import (
 // every stream that is ready in this scheduling round leave in one record
 // and one syscall.
 //
-// Bounds: at most h2WriteQueueMax bytes wait (Write blocks beyond that,
+// Bounds: at most writeQueueMax bytes wait (Write blocks beyond that,
 // which is x/net's back-pressure as before), each send has writeTimeout
 // (x/net's WriteByteTimeout is enforced here, since its own writes no
 // longer block), and a failed send closes the connection, so the server's
-// reads end too. Close sends what is queued first, within h2CloseDrain.
-type h2WriteConn struct {
-	stateConn
+// reads end too. Close sends what is queued first, within closeDrain.
+type writeConn struct {
+	StateConn
 	writeTimeout time.Duration
-	cancel       *h2IdleCancel // nil: resets pass unchanged
+	cancel       *idleCancel // nil: resets pass unchanged
 
 	mu      sync.Mutex
 	cond    sync.Cond // writer: bytes queued or closing; Write: room or failure
@@ -43,33 +42,26 @@ type h2WriteConn struct {
 }
 
 const (
-	// h2WriteQueueMax is about one initial stream window plus frames:
+	// writeQueueMax is about one initial stream window plus frames:
 	// beyond it a writer waits rather than buffer a slow client's backlog.
-	h2WriteQueueMax = 128 << 10
-	// h2CloseDrain bounds how long Close waits for queued frames (a GOAWAY,
+	writeQueueMax = 128 << 10
+	// closeDrain bounds how long Close waits for queued frames (a GOAWAY,
 	// the last responses) to leave before closing regardless.
-	h2CloseDrain = time.Second
-	// h2SpareMax is the largest send buffer kept for reuse: enough for a
+	closeDrain = time.Second
+	// spareMax is the largest send buffer kept for reuse: enough for a
 	// round of small responses.
-	h2SpareMax = 32 << 10
-	// h2DirectMin is the write size sent without queueing: x/net passes
+	spareMax = 32 << 10
+	// directMin is the write size sent without queueing: x/net passes
 	// on unbuffered only frames larger than its 4 KiB buffer.
-	h2DirectMin = 8 << 10
+	directMin = 8 << 10
 )
 
-// stateConn is a connection that knows its TLS state: x/net checks the
-// negotiated version and cipher through ConnectionState.
-type stateConn interface {
-	net.Conn
-	ConnectionState() stdtls.ConnectionState
-}
-
-// newH2WriteConn wraps c; with streamIdle > 0, the resets of streams idle
-// that long carry CANCEL (see h2IdleCancel).
-func newH2WriteConn(c stateConn, writeTimeout, streamIdle time.Duration) *h2WriteConn {
-	w := &h2WriteConn{stateConn: c, writeTimeout: writeTimeout, done: make(chan struct{})}
+// newWriteConn wraps c; with streamIdle > 0, the resets of streams idle
+// that long carry CANCEL (see idleCancel).
+func newWriteConn(c StateConn, writeTimeout, streamIdle time.Duration) *writeConn {
+	w := &writeConn{StateConn: c, writeTimeout: writeTimeout, done: make(chan struct{})}
 	if streamIdle > 0 {
-		w.cancel = newH2IdleCancel(streamIdle)
+		w.cancel = newIdleCancel(streamIdle)
 	}
 	w.cond.L = &w.mu
 	go w.writeLoop()
@@ -79,9 +71,9 @@ func newH2WriteConn(c stateConn, writeTimeout, streamIdle time.Duration) *h2Writ
 // Write queues b for the writer goroutine, or sends it at once when it is
 // large (a full DATA frame gains nothing from waiting) and nothing is queued
 // or being sent before it.
-func (w *h2WriteConn) Write(b []byte) (int, error) {
+func (w *writeConn) Write(b []byte) (int, error) {
 	w.mu.Lock()
-	for w.err == nil && !w.closing && len(w.queued) > 0 && len(w.queued)+len(b) > h2WriteQueueMax {
+	for w.err == nil && !w.closing && len(w.queued) > 0 && len(w.queued)+len(b) > writeQueueMax {
 		w.cond.Wait()
 	}
 	if w.err != nil {
@@ -92,7 +84,7 @@ func (w *h2WriteConn) Write(b []byte) (int, error) {
 		w.mu.Unlock()
 		return 0, net.ErrClosed
 	}
-	if len(b) >= h2DirectMin && len(w.queued) == 0 && !w.sending {
+	if len(b) >= directMin && len(w.queued) == 0 && !w.sending {
 		w.sending = true
 		n := len(b)
 		if w.cancel != nil {
@@ -121,8 +113,8 @@ func (w *h2WriteConn) Write(b []byte) (int, error) {
 
 // Read passes what the client sent through the stream-idle tracker. x/net
 // reads from one goroutine only.
-func (w *h2WriteConn) Read(b []byte) (int, error) {
-	n, err := w.stateConn.Read(b)
+func (w *writeConn) Read(b []byte) (int, error) {
+	n, err := w.StateConn.Read(b)
 	if w.cancel != nil && n > 0 {
 		w.cancel.inbound(b[:n])
 	}
@@ -131,21 +123,21 @@ func (w *h2WriteConn) Read(b []byte) (int, error) {
 
 // send writes b to the connection under a fresh deadline; a failure is
 // kept for every later Write and closes the connection.
-func (w *h2WriteConn) send(b []byte) error {
-	_ = w.stateConn.SetWriteDeadline(time.Now().Add(w.writeTimeout))
-	_, err := w.stateConn.Write(b)
+func (w *writeConn) send(b []byte) error {
+	_ = w.StateConn.SetWriteDeadline(time.Now().Add(w.writeTimeout))
+	_, err := w.StateConn.Write(b)
 	if err != nil {
 		w.mu.Lock()
 		if w.err == nil {
 			w.err = err
 		}
 		w.mu.Unlock()
-		_ = w.stateConn.Close()
+		_ = w.StateConn.Close()
 	}
 	return err
 }
 
-func (w *h2WriteConn) writeLoop() {
+func (w *writeConn) writeLoop() {
 	defer close(w.done)
 	for {
 		w.mu.Lock()
@@ -173,7 +165,7 @@ func (w *h2WriteConn) writeLoop() {
 
 		w.mu.Lock()
 		w.sending = false
-		if cap(out) <= h2SpareMax {
+		if cap(out) <= spareMax {
 			w.spare = out[:0]
 		} else {
 			w.spare = nil // an idle connection should not hold a burst's buffer
@@ -188,31 +180,31 @@ func (w *h2WriteConn) writeLoop() {
 
 // SetWriteDeadline is a no-op: the writer goroutine sets its own deadline
 // per send, and x/net's per-write deadlines would only cover queueing.
-func (w *h2WriteConn) SetWriteDeadline(time.Time) error { return nil }
+func (w *writeConn) SetWriteDeadline(time.Time) error { return nil }
 
 // SetDeadline applies t to reads only, as SetWriteDeadline explains.
-func (w *h2WriteConn) SetDeadline(t time.Time) error { return w.stateConn.SetReadDeadline(t) }
+func (w *writeConn) SetDeadline(t time.Time) error { return w.StateConn.SetReadDeadline(t) }
 
-// Close sends what is queued (within h2CloseDrain), then closes the
+// Close sends what is queued (within closeDrain), then closes the
 // connection. It is safe to call more than once and from any goroutine.
-func (w *h2WriteConn) Close() error {
+func (w *writeConn) Close() error {
 	var err error
 	w.closed.Do(func() {
 		w.mu.Lock()
 		w.closing = true
 		w.cond.Broadcast()
 		w.mu.Unlock()
-		t := time.NewTimer(h2CloseDrain)
+		t := time.NewTimer(closeDrain)
 		select {
 		case <-w.done:
 		case <-t.C:
 			// A client that stopped reading: end the blocked send, so the
 			// close below never runs alongside it.
-			_ = w.stateConn.SetWriteDeadline(time.Unix(1, 0))
+			_ = w.StateConn.SetWriteDeadline(time.Unix(1, 0))
 			<-w.done
 		}
 		t.Stop()
-		err = w.stateConn.Close()
+		err = w.StateConn.Close()
 	})
 	return err
 }

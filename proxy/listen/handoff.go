@@ -1,4 +1,4 @@
-package proxy
+package listen
 
 import (
 	"encoding/json"
@@ -9,11 +9,12 @@ import (
 	"syscall"
 )
 
-// Zero-downtime upgrade: the new process receives the old one's listening
-// sockets over a Unix socket (SCM_RIGHTS) and serves them, so no
-// connection attempt is ever refused; the old process then calls Shutdown
-// and drains. These are the two halves of the hand-off; when and over which
-// socket they run is the binary's business.
+// The listener hand-off behind a zero-downtime restart: the new process
+// receives the old one's listening sockets over a Unix socket (SCM_RIGHTS)
+// and serves them, so no connection attempt is ever refused; the old
+// process then shuts down gracefully and drains. These are the two halves
+// of the hand-off; when and over which socket they run is the binary's
+// business.
 
 // maxHandOff bounds the listeners in one hand-off (and the control message).
 const maxHandOff = 64
@@ -28,7 +29,7 @@ type handOffHeader struct {
 // the receiver serves.
 func SendListeners(c *net.UnixConn, lns []net.Listener) error {
 	if len(lns) == 0 || len(lns) > maxHandOff {
-		return fmt.Errorf("proxy: hand-off of %d listeners (want 1 to %d)", len(lns), maxHandOff)
+		return fmt.Errorf("listen: hand-off of %d listeners (want 1 to %d)", len(lns), maxHandOff)
 	}
 	var h handOffHeader
 	fds := make([]int, 0, len(lns))
@@ -41,12 +42,12 @@ func SendListeners(c *net.UnixConn, lns []net.Listener) error {
 	for _, ln := range lns {
 		tl, ok := ln.(*net.TCPListener)
 		if !ok {
-			return fmt.Errorf("proxy: hand-off: listener %s is %T, not TCP", ln.Addr(), ln)
+			return fmt.Errorf("listen: hand-off: listener %s is %T, not TCP", ln.Addr(), ln)
 		}
 		// File dups the descriptor; the copy travels, ours stays open.
 		f, err := tl.File()
 		if err != nil {
-			return fmt.Errorf("proxy: hand-off: %s: %w", ln.Addr(), err)
+			return fmt.Errorf("listen: hand-off: %s: %w", ln.Addr(), err)
 		}
 		files = append(files, f)
 		fds = append(fds, int(f.Fd()))
@@ -54,10 +55,10 @@ func SendListeners(c *net.UnixConn, lns []net.Listener) error {
 	}
 	msg, err := json.Marshal(h)
 	if err != nil {
-		return fmt.Errorf("proxy: hand-off: %w", err)
+		return fmt.Errorf("listen: hand-off: %w", err)
 	}
 	if _, _, err := c.WriteMsgUnix(msg, syscall.UnixRights(fds...), nil); err != nil {
-		return fmt.Errorf("proxy: hand-off: send: %w", err)
+		return fmt.Errorf("listen: hand-off: send: %w", err)
 	}
 	return nil
 }
@@ -69,17 +70,17 @@ func ReceiveListeners(c *net.UnixConn) ([]net.Listener, error) {
 	oob := make([]byte, syscall.CmsgSpace(maxHandOff*4))
 	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
 	if err != nil {
-		return nil, fmt.Errorf("proxy: hand-off: receive: %w", err)
+		return nil, fmt.Errorf("listen: hand-off: receive: %w", err)
 	}
 	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
 	if err != nil {
-		return nil, fmt.Errorf("proxy: hand-off: control message: %w", err)
+		return nil, fmt.Errorf("listen: hand-off: control message: %w", err)
 	}
 	var fds []int
 	for _, m := range msgs {
 		got, err := syscall.ParseUnixRights(&m)
 		if err != nil {
-			return nil, fmt.Errorf("proxy: hand-off: rights: %w", err)
+			return nil, fmt.Errorf("listen: hand-off: rights: %w", err)
 		}
 		fds = append(fds, got...)
 	}
@@ -91,11 +92,11 @@ func ReceiveListeners(c *net.UnixConn) ([]net.Listener, error) {
 	var h handOffHeader
 	if err := json.Unmarshal(buf[:n], &h); err != nil {
 		closeFDs(0)
-		return nil, fmt.Errorf("proxy: hand-off: header: %w", err)
+		return nil, fmt.Errorf("listen: hand-off: header: %w", err)
 	}
 	if len(h.Addrs) != len(fds) || len(fds) == 0 {
 		closeFDs(0)
-		return nil, errors.New("proxy: hand-off: descriptor count does not match the header")
+		return nil, errors.New("listen: hand-off: descriptor count does not match the header")
 	}
 	lns := make([]net.Listener, 0, len(fds))
 	for i, fd := range fds {
@@ -107,7 +108,7 @@ func ReceiveListeners(c *net.UnixConn) ([]net.Listener, error) {
 				_ = l.Close()
 			}
 			closeFDs(i + 1)
-			return nil, fmt.Errorf("proxy: hand-off: listener %s: %w", h.Addrs[i], err)
+			return nil, fmt.Errorf("listen: hand-off: listener %s: %w", h.Addrs[i], err)
 		}
 		lns = append(lns, ln)
 	}

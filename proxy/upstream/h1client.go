@@ -1,4 +1,4 @@
-package proxy
+package upstream
 
 import (
 	"bufio"
@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,18 +28,20 @@ type h1Conn struct {
 	bw        *bufio.Writer
 	cw        h1.ChunkedWriter
 	resp      h1.Response
-	hdr       Header
-	trl       Header
+	hdr       h1.Header
+	trl       h1.Header
 	head      []byte
 	target    []byte
 	method    []byte
 	body      h1RespBody
-	out       upstreamResponse
-	client    *upstreamClient
+	out       Response
+	client    *Client
 	addr      string
 	keep      bool
 	idleSince time.Time
 }
+
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // Upstream heads may be larger than what clients are allowed: cookies and
 // the like accumulate at origins.
@@ -84,27 +87,29 @@ func (hc *h1Conn) peekFD(fd uintptr) {
 
 // roundTripH1 writes req and its body to hc and reads the response head.
 // sent is true when the request cannot be replayed.
-func (p *Proxy) roundTripH1(s *Session, client *upstreamClient, addr string, hc *h1Conn, req *RequestHead, reused bool) (*upstreamResponse, bool, error) {
-	t := &p.timeouts
-	if s.upstream != nil {
-		s.upstream.Store(hc)
+func (c *Client) roundTripH1(req *Request, addr string, hc *h1Conn, reused bool) (*Response, bool, error) {
+	t := &c.t.set.Timeouts
+	if req.Tracker != nil {
+		req.Tracker.Track(hc.c)
 	}
-	if ctx := s.Context(); ctx != p.ctx {
+	if ctx := req.Context; ctx != nil && ctx != c.t.ctx {
 		// Requests with their own context (HTTP/2 streams, health probes)
 		// end the exchange when it ends, by expiring the deadlines.
 		stop := context.AfterFunc(ctx, func() { _ = hc.c.SetDeadline(time.Unix(1, 0)) })
 		defer stop()
 	}
-	fail := func(err error) (*upstreamResponse, bool, error) {
+	fail := func(err error) (*Response, bool, error) {
 		_ = hc.c.Close()
 		return nil, true, err
 	}
 	hc.hdr.Reset()
 	hc.hdr.Add("Host", req.Authority)
-	for _, f := range req.Header.Fields {
-		hc.hdr.AddBytes(f.Name, f.Value)
+	if req.Header != nil {
+		for _, f := range req.Header.Fields {
+			hc.hdr.AddBytes(f.Name, f.Value)
+		}
 	}
-	hasBody := req.ContentLength != 0 && s.Body != nil
+	hasBody := req.ContentLength != 0 && req.Body != nil
 	chunked := hasBody && req.ContentLength < 0
 	if chunked {
 		hc.hdr.Del("Content-Length")
@@ -116,11 +121,11 @@ func (p *Proxy) roundTripH1(s *Session, client *upstreamClient, addr string, hc 
 	hc.head, err = h1.AppendRequestHead(hc.head[:0], hc.method, hc.target, &hc.hdr)
 	if err != nil {
 		_ = hc.c.Close()
-		return nil, false, &StatusError{Status: 502, Err: fmt.Errorf("upstream request head: %w", err)}
+		return nil, false, fmt.Errorf("upstream: request head: %w", err)
 	}
-	_ = hc.c.SetWriteDeadline(time.Now().Add(t.UpstreamWrite))
+	_ = hc.c.SetWriteDeadline(time.Now().Add(t.Write))
 	if _, err := hc.bw.Write(hc.head); err != nil {
-		return p.staleOr(hc, reused, false, err)
+		return staleOr(hc, reused, false, err)
 	}
 	bodyStarted := false
 	if hasBody {
@@ -131,10 +136,10 @@ func (p *Proxy) roundTripH1(s *Session, client *upstreamClient, addr string, hc 
 		}
 		var sent int64
 		for {
-			n, rerr := s.Body.Read(buf)
+			n, rerr := req.Body.Read(buf)
 			if n > 0 {
 				bodyStarted = true
-				_ = hc.c.SetWriteDeadline(time.Now().Add(t.UpstreamWrite))
+				_ = hc.c.SetWriteDeadline(time.Now().Add(t.Write))
 				var werr error
 				if chunked {
 					_, werr = hc.cw.Write(buf[:n])
@@ -144,7 +149,7 @@ func (p *Proxy) roundTripH1(s *Session, client *upstreamClient, addr string, hc 
 				sent += int64(n)
 				if werr != nil {
 					copyBufPool.Put(bp)
-					return fail(fmt.Errorf("proxy: write upstream request body: %w", werr))
+					return fail(fmt.Errorf("upstream: write request body: %w", werr))
 				}
 			}
 			if rerr == io.EOF {
@@ -159,31 +164,31 @@ func (p *Proxy) roundTripH1(s *Session, client *upstreamClient, addr string, hc 
 		}
 		copyBufPool.Put(bp)
 		if chunked {
-			if err := hc.cw.Close(hc.requestTrailer(s)); err != nil {
+			if err := hc.cw.Close(hc.requestTrailer(req)); err != nil {
 				return fail(err)
 			}
 		} else if sent != req.ContentLength {
-			return fail(&StatusError{Status: 400, Err: errors.New("request body shorter than Content-Length")})
+			return fail(fmt.Errorf("%w: request body shorter than Content-Length", ErrBadRequest))
 		}
 	}
 	if hasBody {
 		// Copying the body may have taken a while; a head alone was
 		// written under the deadline set just before it.
-		_ = hc.c.SetWriteDeadline(time.Now().Add(t.UpstreamWrite))
+		_ = hc.c.SetWriteDeadline(time.Now().Add(t.Write))
 	}
 	if err := hc.bw.Flush(); err != nil {
-		return p.staleOr(hc, reused, bodyStarted, err)
+		return staleOr(hc, reused, bodyStarted, err)
 	}
 
-	_ = hc.c.SetReadDeadline(time.Now().Add(t.UpstreamResponseHeader))
+	_ = hc.c.SetReadDeadline(time.Now().Add(t.ResponseHeader))
 	for {
 		err = hc.rd.ReadResponse(&hc.resp, hc.method)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				return fail(fmt.Errorf("%w: %v", errUpstreamTimeout, err))
+				return fail(fmt.Errorf("%w: %v", ErrTimeout, err))
 			}
-			return p.staleOr(hc, reused, bodyStarted, err)
+			return staleOr(hc, reused, bodyStarted, err)
 		}
 		if hc.resp.Status >= 200 || hc.resp.Status == 101 {
 			break
@@ -192,34 +197,34 @@ func (p *Proxy) roundTripH1(s *Session, client *upstreamClient, addr string, hc 
 	}
 	r := &hc.resp
 	out := &hc.out
-	*out = upstreamResponse{head: ResponseHead{Status: r.Status, Header: out.head.Header}}
-	out.head.Header.Reset()
+	*out = Response{Status: r.Status, Header: out.Header}
+	out.Header.Reset()
 	for _, f := range r.Header.Fields {
-		out.head.Header.AddBytes(f.Name, f.Value)
+		out.Header.AddBytes(f.Name, f.Value)
 	}
 	switch {
 	case r.NoBody:
-		out.head.ContentLength = 0
+		out.ContentLength = 0
 	case r.Chunked || r.BodyUntilClose:
-		out.head.ContentLength = -1
+		out.ContentLength = -1
 	case r.ContentLength >= 0:
-		out.head.ContentLength = r.ContentLength
+		out.ContentLength = r.ContentLength
 	default:
-		out.head.ContentLength = 0
+		out.ContentLength = 0
 	}
-	hc.body = h1RespBody{hc: hc, idle: t.UpstreamRead}
-	out.body = &hc.body
+	hc.body = h1RespBody{hc: hc, idle: t.Read}
+	out.Body = &hc.body
 	out.ex = hc
-	hc.client, hc.addr = client, addr
+	hc.client, hc.addr = c, addr
 	hc.keep = r.KeepAlive && !r.BodyUntilClose && !r.Tunnel
 	if r.Tunnel {
-		out.tunnel = hc.c
-		out.tunnelBuf = append([]byte(nil), hc.rd.TakeBuffered()...)
+		out.Tunnel = hc.c
+		out.TunnelBuf = append([]byte(nil), hc.rd.TakeBuffered()...)
 	}
 	return out, false, nil
 }
 
-func (hc *h1Conn) trailer() *Header {
+func (hc *h1Conn) trailer() *h1.Header {
 	if tr := hc.rd.Trailer(); tr.Len() > 0 {
 		return tr
 	}
@@ -227,7 +232,7 @@ func (hc *h1Conn) trailer() *Header {
 }
 
 func (hc *h1Conn) done(ok bool) {
-	if hc.out.tunnel != nil {
+	if hc.out.Tunnel != nil {
 		return // the tunnel owns the connection now
 	}
 	// Bytes already buffered past the response are an answer to no request:
@@ -242,11 +247,11 @@ func (hc *h1Conn) done(ok bool) {
 
 // requestTrailer returns the downstream request's trailer fields that may
 // travel on (never ones that could change framing or routing), or nil.
-func (hc *h1Conn) requestTrailer(s *Session) *Header {
-	if s.reqTrailer == nil {
+func (hc *h1Conn) requestTrailer(req *Request) *h1.Header {
+	if req.Trailer == nil {
 		return nil
 	}
-	in := s.reqTrailer()
+	in := req.Trailer()
 	if in == nil || in.Len() == 0 {
 		return nil
 	}
@@ -267,13 +272,13 @@ func (hc *h1Conn) requestTrailer(s *Session) *Header {
 // staleOr classifies a failure before any response byte: on a reused
 // connection that the server closed while idle, the request never reached
 // it and may be retried (if nothing of its body was consumed).
-func (p *Proxy) staleOr(hc *h1Conn, reused, bodyStarted bool, err error) (*upstreamResponse, bool, error) {
+func staleOr(hc *h1Conn, reused, bodyStarted bool, err error) (*Response, bool, error) {
 	_ = hc.c.Close()
 	if reused && !bodyStarted && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)) {
-		return nil, false, fmt.Errorf("%w: %v", errStaleConn, err)
+		return nil, false, fmt.Errorf("%w: pooled connection closed by the server: %v", errUnsent, err)
 	}
-	return nil, true, fmt.Errorf("proxy: upstream HTTP/1.1 exchange: %w", err)
+	return nil, true, fmt.Errorf("upstream: HTTP/1.1 exchange: %w", err)
 }
 
 // h1RespBody reads an upstream response body with an idle deadline.
@@ -289,7 +294,7 @@ func (b *h1RespBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.hc.rd.Body().Read(p)
 	if err != nil && err != io.EOF && errors.Is(err, os.ErrDeadlineExceeded) {
-		return n, fmt.Errorf("%w: response body idle: %v", errUpstreamTimeout, err)
+		return n, fmt.Errorf("%w: response body idle: %v", ErrTimeout, err)
 	}
 	return n, err
 }

@@ -1,4 +1,4 @@
-package proxy
+package upstream
 
 import (
 	"context"
@@ -10,67 +10,77 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gantry-proxy/gantry/proxy/h1"
+	"github.com/gantry-proxy/gantry/proxy/h2"
 )
 
-// h2Conn is a pooled HTTP/2 client connection, shared by concurrent
+// h2Client is a pooled HTTP/2 client connection, shared by concurrent
 // requests while it can take more streams.
-type h2Conn struct {
+type h2Client struct {
 	cc     *h2ClientConn
 	idleAt atomic.Int64
 }
 
-func (h *h2Conn) touch()              { h.idleAt.Store(time.Now().UnixNano()) }
-func (h *h2Conn) lastIdle() time.Time { return time.Unix(0, h.idleAt.Load()) }
+func (h *h2Client) touch()              { h.idleAt.Store(time.Now().UnixNano()) }
+func (h *h2Client) lastIdle() time.Time { return time.Unix(0, h.idleAt.Load()) }
 
-// roundTripH2 sends req as one stream of hc.
-func (p *Proxy) roundTripH2(s *Session, hc *h2Conn, req *RequestHead) (*upstreamResponse, error) {
+// roundTripH2 sends req as one stream of hc. A stream the server did not
+// process (above its GOAWAY, or refused) before any of the body was read
+// fails with errUnsent, so that the caller can send it again on a new
+// connection.
+func (c *Client) roundTripH2(req *Request, hc *h2Client) (*Response, error) {
 	u, err := url.ParseRequestURI(req.Path)
 	if err != nil {
-		return nil, &StatusError{Status: http.StatusBadRequest, Err: fmt.Errorf("request target: %w", err)}
+		return nil, fmt.Errorf("%w: request target: %v", ErrBadRequest, err)
 	}
 	u.Scheme, u.Host = "https", req.Authority
-	ctx, cancel := context.WithCancelCause(s.Context())
+	ctx, cancel := context.WithCancelCause(req.ctx(c.t.ctx))
+	n := 0
+	if req.Header != nil {
+		n = req.Header.Len()
+	}
 	hreq := (&http.Request{
 		Method:        req.Method,
 		URL:           u,
 		Host:          req.Authority,
 		Proto:         "HTTP/2.0",
 		ProtoMajor:    2,
-		Header:        make(http.Header, req.Header.Len()),
+		Header:        make(http.Header, n),
 		ContentLength: req.ContentLength,
 	}).WithContext(ctx)
-	headerToHTTP(hreq.Header, &req.Header)
+	if req.Header != nil {
+		h2.HeaderToHTTP(hreq.Header, req.Header)
+	}
 	delete(hreq.Header, "Content-Length")
-	body := &h2ReqBody{r: s.Body, interrupt: s.interruptBody}
+	body := &h2ReqBody{r: req.Body, interrupt: req.Interrupt}
 	body.idle.L = &body.mu
-	if req.ContentLength != 0 && s.Body != nil {
+	if req.ContentLength != 0 && req.Body != nil {
 		hreq.Body = body
 		if req.ContentLength < 0 {
 			hreq.ContentLength = -1
 		}
 	}
 
-	headTimer := time.AfterFunc(p.timeouts.UpstreamResponseHeader, func() { cancel(errUpstreamTimeout) })
+	headTimer := time.AfterFunc(c.t.set.Timeouts.ResponseHeader, func() { cancel(ErrTimeout) })
 	resp, err := hc.cc.RoundTrip(hreq)
 	stopped := headTimer.Stop()
 	if err != nil {
 		cancel(nil)
 		body.stop()
 		hc.touch()
-		if !stopped || errors.Is(context.Cause(ctx), errUpstreamTimeout) {
-			return nil, fmt.Errorf("%w (HTTP/2 response head): %v", errUpstreamTimeout, err)
+		if !stopped || errors.Is(context.Cause(ctx), ErrTimeout) {
+			return nil, fmt.Errorf("%w (HTTP/2 response head): %v", ErrTimeout, err)
 		}
-		if body.started.Load() {
-			return nil, fmt.Errorf("proxy: HTTP/2 upstream: %w", err)
+		if !body.started.Load() && unprocessed(err) {
+			return nil, fmt.Errorf("%w: HTTP/2: %v", errUnsent, err)
 		}
-		return nil, fmt.Errorf("proxy: HTTP/2 upstream: %w", err)
+		return nil, fmt.Errorf("upstream: HTTP/2: %w", err)
 	}
-	out := &upstreamResponse{
-		head: ResponseHead{Status: resp.StatusCode, ContentLength: resp.ContentLength},
-	}
-	headerFromHTTP(&out.head.Header, resp.Header)
-	rb := &h2RespBody{r: resp.Body, idle: p.timeouts.UpstreamRead, cancel: cancel}
-	out.body = rb
+	out := &Response{Status: resp.StatusCode, ContentLength: resp.ContentLength}
+	h2.HeaderFromHTTP(&out.Header, resp.Header)
+	rb := &h2RespBody{r: resp.Body, idle: c.t.set.Timeouts.Read, cancel: cancel}
+	out.Body = rb
 	out.ex = &h2Exchange{resp: resp, rb: rb, cancel: cancel, hc: hc, body: body}
 	return out, nil
 }
@@ -80,16 +90,16 @@ type h2Exchange struct {
 	resp   *http.Response
 	rb     *h2RespBody
 	cancel context.CancelCauseFunc
-	hc     *h2Conn
+	hc     *h2Client
 	body   *h2ReqBody
 }
 
-func (e *h2Exchange) trailer() *Header {
+func (e *h2Exchange) trailer() *h1.Header {
 	if len(e.resp.Trailer) == 0 {
 		return nil
 	}
-	var t Header
-	headerFromHTTP(&t, e.resp.Trailer)
+	var t h1.Header
+	h2.HeaderFromHTTP(&t, e.resp.Trailer)
 	return &t
 }
 
@@ -115,8 +125,6 @@ type h2ReqBody struct {
 	reading int
 	stopped bool
 }
-
-var errBodyAbandoned = errors.New("proxy: request body abandoned: the exchange ended")
 
 func (b *h2ReqBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
@@ -164,7 +172,7 @@ type h2RespBody struct {
 func (b *h2RespBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	if b.timer == nil {
-		b.timer = time.AfterFunc(b.idle, func() { b.cancel(errUpstreamTimeout) })
+		b.timer = time.AfterFunc(b.idle, func() { b.cancel(ErrTimeout) })
 	} else {
 		b.timer.Reset(b.idle)
 	}

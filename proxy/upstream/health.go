@@ -1,68 +1,53 @@
-package proxy
+package upstream
 
 import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/gantry-proxy/gantry/proxy/h1"
 )
 
-// startHealthChecks probes every server of groups with a health check, in
-// the background, until the proxy closes.
-func (r *router) startHealthChecks() {
-	for _, g := range r.groups {
-		if g.health == nil {
-			continue
-		}
-		for _, b := range g.backends {
-			r.p.healthWG.Add(1)
-			go func() {
-				defer r.p.healthWG.Done()
-				r.healthLoop(g, b)
-			}()
-		}
-	}
-}
-
-func (r *router) healthLoop(g *group, b *backendState) {
-	hc := g.health
-	interval, timeout := hc.Interval, hc.Timeout
+func (g *Group) healthLoop(s *Server) {
+	interval, timeout := g.check.Interval, g.check.Timeout
 	if interval == 0 {
-		interval = 10 * time.Second
+		interval = DefaultCheckInterval
 	}
 	if timeout == 0 {
-		timeout = 2 * time.Second
+		timeout = DefaultCheckTimeout
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	ctx := g.client.t.ctx
 	for {
-		b.unhealthy.Store(!r.probe(g, b, timeout))
+		s.unhealthy.Store(!g.probe(s, timeout))
 		select {
-		case <-r.p.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
 }
 
-// probe sends one GET of the health path on a fresh connection.
-func (r *router) probe(g *group, b *backendState, timeout time.Duration) bool {
-	ctx, cancel := context.WithTimeout(r.p.ctx, timeout)
+// probe sends one GET of the health path on a fresh connection. It does
+// not count as load or as a passive health result.
+func (g *Group) probe(s *Server, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(g.client.t.ctx, timeout)
 	defer cancel()
-	s := &Session{ctx: ctx, Start: time.Now(), Body: http.NoBody}
-	s.Request = RequestHead{Method: http.MethodGet, Scheme: "http", Authority: b.peer.Addr, Path: g.health.Path}
-	req := &RequestHead{Method: http.MethodGet, Authority: b.peer.Addr, Path: g.health.Path}
-	req.Header.Add("User-Agent", "gantry-health-check")
+	var hdr h1.Header
+	hdr.Add("User-Agent", "gantry-health-check")
+	req := &Request{Method: http.MethodGet, Authority: s.addr, Path: g.check.Path, Header: &hdr, Context: ctx}
 	done := make(chan struct{})
 	var ok bool
 	go func() {
 		defer close(done)
-		resp, _, err := r.p.attempt(s, g.tlsClient, b.peer.Addr, req, true)
+		resp, _, err := g.client.attempt(req, s.addr, true)
 		if err != nil {
 			return
 		}
-		resp.ex.done(false)
-		st := resp.head.Status
-		if want := g.health.ExpectStatus; want != 0 {
+		resp.Done(false)
+		st := resp.Status
+		if want := g.check.ExpectStatus; want != 0 {
 			ok = st == want
 		} else {
 			ok = st >= 200 && st < 400

@@ -1,0 +1,125 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Timeouts are the upstream ones of the proxy's Timeouts, every one set.
+type Timeouts struct {
+	Connect        time.Duration // TCP connect
+	TLSHandshake   time.Duration
+	ResponseHeader time.Duration // request sent → response head
+	Read           time.Duration // response body idle
+	Write          time.Duration // each write of the request
+}
+
+// Settings is what every client of a Transport shares.
+type Settings struct {
+	Timeouts Timeouts
+	// MaxHeaderBytes is the downstream limit on a request head; HTTP/2
+	// servers may send heads four times that size.
+	MaxHeaderBytes int
+	// OnAttemptError, when set, is told about every failed attempt (the
+	// one retried included), for metrics and logs.
+	OnAttemptError func(group, addr string, attempt int, err error)
+}
+
+// Transport owns every compiled upstream TLS client and their pools, and
+// closes idle connections in the background until its context ends.
+type Transport struct {
+	ctx context.Context
+	set Settings
+
+	mu      sync.Mutex
+	clients []*Client
+	byTLS   map[*TLS]*Client // for peers made by hooks
+	plain   *Client
+	janitor sync.Once
+}
+
+// NewTransport makes a transport; ctx ends every exchange and the pool
+// sweeper when done.
+func NewTransport(ctx context.Context, set Settings) *Transport {
+	return &Transport{ctx: ctx, set: set, byTLS: make(map[*TLS]*Client)}
+}
+
+// ClientFor returns the client for a peer that is not a group's (one an
+// UpstreamPeer hook made), compiling its TLS settings on first use: peers
+// with the same *TLS share a client and its pools.
+func (t *Transport) ClientFor(tlsOpts *TLS) (*Client, error) {
+	t.mu.Lock()
+	if tlsOpts == nil && t.plain != nil {
+		defer t.mu.Unlock()
+		return t.plain, nil
+	}
+	if c, ok := t.byTLS[tlsOpts]; ok && tlsOpts != nil {
+		t.mu.Unlock()
+		return c, nil
+	}
+	t.mu.Unlock()
+	c, err := t.NewClient(tlsOpts, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tlsOpts == nil {
+		if t.plain == nil {
+			t.plain = c
+		}
+		return t.plain, nil
+	}
+	t.byTLS[tlsOpts] = c
+	return c, nil
+}
+
+// sweep closes pooled connections idle longer than their client allows.
+func (t *Transport) sweep() {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		t.mu.Lock()
+		clients := slices.Clone(t.clients)
+		t.mu.Unlock()
+		now := time.Now()
+		for _, c := range clients {
+			c.prune(now)
+		}
+	}
+}
+
+// Close closes every pooled connection and compiled TLS client.
+func (t *Transport) Close() {
+	t.mu.Lock()
+	clients := t.clients
+	t.clients = nil
+	t.mu.Unlock()
+	for _, c := range clients {
+		c.closeAll()
+		if c.tls != nil {
+			_ = c.tls.Close()
+		}
+	}
+}
+
+// NewGroup validates o and compiles it into a group with its own client;
+// name is the group's key in the configuration.
+func (t *Transport) NewGroup(name string, o *GroupOptions) (*Group, error) {
+	if err := o.validate(name); err != nil {
+		return nil, err
+	}
+	c, err := t.NewClient(o.TLS, o.MaxIdleConns, o.IdleConnTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %q: %w", name, err)
+	}
+	return newGroup(name, o, c)
+}
