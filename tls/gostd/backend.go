@@ -2,7 +2,6 @@ package gostd
 
 import (
 	stdtls "crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"runtime"
 
@@ -61,12 +60,9 @@ func baseConfig(p tls.Params, alpn []string) *stdtls.Config {
 // stdCertificate converts a tls.Certificate, parsing the leaf when the
 // caller built the value by hand.
 func stdCertificate(c tls.Certificate) (stdtls.Certificate, error) {
-	leaf := c.Leaf
-	if leaf == nil {
-		var err error
-		if leaf, err = x509.ParseCertificate(c.Chain[0]); err != nil {
-			return stdtls.Certificate{}, fmt.Errorf("gostd: parse leaf certificate: %w", err)
-		}
+	leaf, err := c.ParsedLeaf()
+	if err != nil {
+		return stdtls.Certificate{}, err
 	}
 	return stdtls.Certificate{Certificate: c.Chain, PrivateKey: c.Key, Leaf: leaf}, nil
 }
