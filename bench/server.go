@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gantry-proxy/gantry/certs"
 	"github.com/gantry-proxy/gantry/tls"
 )
 
@@ -38,7 +39,7 @@ const (
 // returns free memory to the OS, so that RSS readings count live memory.
 func serverMain(args []string) error {
 	fs := flag.NewFlagSet("bench server", flag.ContinueOnError)
-	backend := fs.String("backend", "gostd", "TLS backend to serve with")
+	backend := fs.String("backend", tls.DefaultBackend, "TLS backend to serve with")
 	ecCert := fs.String("ecdsa-cert", "", "ECDSA certificate PEM")
 	ecKey := fs.String("ecdsa-key", "", "ECDSA key PEM")
 	rsaCert := fs.String("rsa-cert", "", "RSA certificate PEM")
@@ -67,7 +68,7 @@ func serverMain(args []string) error {
 		if kc.cert == "" {
 			continue
 		}
-		cert, err := tls.LoadCertificate(kc.cert, kc.key)
+		cert, err := certs.LoadKeyPair(kc.cert, kc.key)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gantry-proxy/gantry/certs"
 	"github.com/gantry-proxy/gantry/tls"
 	_ "github.com/gantry-proxy/gantry/tls/gostd"
 )
@@ -23,7 +24,7 @@ func startTestServer(t *testing.T, kind string) string {
 	if kind == "rsa" {
 		files = rsa
 	}
-	cert, err := tls.LoadCertificate(files.Cert, files.Key)
+	cert, err := certs.LoadKeyPair(files.Cert, files.Key)
 	require.NoError(t, err)
 	b, err := tls.Lookup("gostd")
 	require.NoError(t, err)
@@ -126,10 +127,10 @@ func TestMakeCerts(t *testing.T) {
 	ec, rsa, err := makeCerts(t.TempDir())
 	require.NoError(t, err)
 	for _, f := range []certFiles{ec, rsa} {
-		c, err := tls.LoadCertificate(f.Cert, f.Key)
+		c, err := certs.LoadKeyPair(f.Cert, f.Key)
 		require.NoError(t, err)
 		assert.Contains(t, c.Leaf.DNSNames, "localhost")
-		_, err = tls.LoadCertificate(f.PEM, f.PEM)
+		_, err = certs.LoadKeyPair(f.PEM, f.PEM)
 		assert.NoError(t, err, "the combined PEM holds chain and key")
 	}
 }

@@ -38,10 +38,16 @@ VULN_ACCEPT    := tools/vulngate/accepted.txt
 
 FUZZTIME ?= 30s
 
-.PHONY: lint lint-fmt lint-vet lint-staticcheck lint-gosec \
+.PHONY: lint lint-fmt lint-tidy lint-vet lint-staticcheck lint-gosec \
         audit vulndb audit-selftest fuzz fuzz-short shim-symbols shim-symbols-check
 
-lint: lint-fmt lint-vet lint-staticcheck lint-gosec shim-symbols-check
+lint: lint-fmt lint-tidy lint-vet lint-staticcheck lint-gosec shim-symbols-check
+
+# lint-tidy: go.mod and go.sum say exactly what the code imports (direct
+# dependencies not marked indirect, nothing missing or left over).
+lint-tidy: deps
+	@out=$$($(GO) mod tidy -diff 2>&1) || { echo "go mod tidy: go.mod/go.sum are not tidy (run go mod tidy):"; echo "$$out"; exit 1; }; \
+	echo "go mod tidy: ok"
 
 lint-fmt:
 	@files=$$(find . -name '*.go' -not -path './.git/*' -not -path './bin/*'); \

@@ -14,7 +14,6 @@ import (
 
 	"github.com/gantry-proxy/gantry/certs"
 	"github.com/gantry-proxy/gantry/internal/config"
-	gantrytls "github.com/gantry-proxy/gantry/tls"
 )
 
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -79,7 +78,7 @@ func TestCertsDevAndCheck(t *testing.T) {
 		_, err := os.Stat(filepath.Join(dir, name))
 		assert.NoError(t, err, name)
 	}
-	server, err := gantrytls.LoadCertificate(filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"))
+	server, err := certs.LoadKeyPair(filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"localhost", "proxy.test"}, server.Leaf.DNSNames)
 
@@ -125,8 +124,8 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	require.NoError(t, err)
 	c, err := config.Parse("default.yaml", dir, text)
 	require.NoError(t, err)
-	assert.Equal(t, "127.0.0.1:0", c.Listeners[0].Address)
-	assert.Equal(t, []string{"127.0.0.1:9"}, c.Upstreams["demo"].Addresses)
+	assert.Equal(t, "127.0.0.1:0", c.Listeners[0].Addr)
+	assert.Equal(t, []string{"127.0.0.1:9"}, c.Upstreams["demo"].Addrs)
 
 	// A flag value cannot inject YAML structure: it stays one string.
 	text, err = renderDefault("127.0.0.1:0\"\nmetrics: {address: \"x:1", "gostd", "127.0.0.1:9")

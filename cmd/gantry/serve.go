@@ -22,6 +22,7 @@ import (
 	"github.com/gantry-proxy/gantry/internal/demo"
 	"github.com/gantry-proxy/gantry/internal/metrics"
 	"github.com/gantry-proxy/gantry/proxy"
+	gantrytls "github.com/gantry-proxy/gantry/tls"
 )
 
 //go:embed default.yaml
@@ -56,7 +57,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	f := newFlags("serve", "gantry serve [-c FILE] [--listen ADDR] [--backend NAME]", serveAbout)
 	file := f.String("c", "", "config file; without it the embedded demo config runs")
 	listen := f.String("listen", defaultListen, "address of the default config's listener (host:port; port 0 picks a free one)")
-	backend := f.String("backend", config.DefaultBackend, "TLS backend of the default config's listener (see 'gantry backends')")
+	backend := f.String("backend", gantrytls.DefaultBackend, "TLS backend of the default config's listener (see 'gantry backends')")
 	printDefault := f.Bool("print-default", false, "print the embedded default config template and exit")
 	if code, done := f.parse(args, stdout, stderr); done {
 		return code

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gantry-proxy/gantry/certs"
+	"github.com/gantry-proxy/gantry/proxy"
 	gantrytls "github.com/gantry-proxy/gantry/tls"
 	_ "github.com/gantry-proxy/gantry/tls/gostd"
 )
@@ -100,8 +101,8 @@ func TestParseGoodConfig(t *testing.T) {
 	assert.Equal(t, 2*time.Minute, c.Server.Timeouts.KeepaliveIdle)
 	assert.Equal(t, 90*time.Second, c.Server.Timeouts.ShutdownGrace)
 	// Keys left out take their defaults: nothing is ever unbounded.
-	assert.Equal(t, DefaultTimeouts.UpstreamConnect, c.Server.Timeouts.UpstreamConnect)
-	assert.Equal(t, DefaultTimeouts.RequestHeader, c.Server.Timeouts.RequestHeader)
+	assert.Equal(t, proxy.DefaultTimeouts().UpstreamConnect, c.Server.Timeouts.UpstreamConnect)
+	assert.Equal(t, proxy.DefaultTimeouts().RequestHeader, c.Server.Timeouts.RequestHeader)
 
 	sc := c.ServerTLS(0)
 	require.Len(t, sc.Certificates, 1)
@@ -128,10 +129,10 @@ upstreams:
   web: {addresses: ["127.0.0.1:80"]}
 `))
 	require.NoError(t, err)
-	assert.Equal(t, DefaultTimeouts, c.Server.Timeouts)
-	assert.Equal(t, DefaultBackend, c.Listeners[0].TLS.Backend)
+	assert.Equal(t, proxy.DefaultTimeouts(), c.Server.Timeouts)
+	assert.Equal(t, gantrytls.DefaultBackend, c.Listeners[0].TLS.Backend)
 	assert.Equal(t, "127.0.0.1:0", c.Listeners[0].Name)
-	assert.Equal(t, DefaultTimeouts.TLSHandshake, c.ServerTLS(0).HandshakeTimeout)
+	assert.Equal(t, proxy.DefaultTimeouts().TLSHandshake, c.ServerTLS(0).HandshakeTimeout)
 	assert.Equal(t, "json", c.Logging.Format)
 	assert.Equal(t, "info", c.Logging.Level)
 	assert.True(t, c.Logging.AccessLogEnabled())
@@ -220,6 +221,13 @@ func TestParseErrors(t *testing.T) {
 			name: "TLS 1.2 suite under modern", old: "      groups: [X25519, P-256]",
 			new: "      cipher_suites: [ECDHE-ECDSA-AES128-GCM-SHA256]", key: "listeners[0].tls.cipher_suites[0]", at: "cipher_suites:",
 			want: []string{"TLS 1.3 only"},
+		},
+		{
+			// gostd, like BoringSSL, always offers all its TLS 1.3 suites:
+			// a subset is refused at the key instead of being ignored.
+			name: "TLS 1.3 suite subset on a backend that cannot narrow them", old: "      groups: [X25519, P-256]",
+			new: "      cipher_suites: [TLS_AES_128_GCM_SHA256]", key: "listeners[0].tls.cipher_suites", at: "cipher_suites:",
+			want: []string{"backend gostd"},
 		},
 		{
 			name: "unknown balance", old: "    balance: least_conn", new: "    balance: random",
@@ -331,27 +339,6 @@ func TestLoadResolvesRelativeToConfigFile(t *testing.T) {
 	assert.ErrorContains(t, err, "absent.yaml")
 }
 
-func TestTicketKeyFormats(t *testing.T) {
-	dir := t.TempDir()
-	raw := []byte("0123456789abcdef0123456789abcdef")
-	files := map[string][]byte{
-		"raw":   raw,
-		"hex":   []byte("3031323334353637383961626364656630313233343536373839616263646566\n"),
-		"b64":   []byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n"),
-		"short": []byte("too short"),
-	}
-	for name, data := range files {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o600))
-	}
-	for _, name := range []string{"raw", "hex", "b64"} {
-		k, err := loadTicketKey(filepath.Join(dir, name))
-		require.NoError(t, err, name)
-		assert.Equal(t, raw, k[:], name)
-	}
-	_, err := loadTicketKey(filepath.Join(dir, "short"))
-	assert.ErrorContains(t, err, "exactly 32 bytes")
-}
-
 func TestLookupIdentity(t *testing.T) {
 	id, err := lookupIdentity("", "")
 	require.NoError(t, err)
@@ -408,10 +395,10 @@ upstreams:
 	c, err := Parse("g.yaml", dir, []byte(text))
 	require.NoError(t, err, text)
 	require.Len(t, c.Listeners, 3)
-	assert.Equal(t, "modern", c.Listeners[0].TLS.Policy)
-	assert.Equal(t, "intermediate", c.Listeners[1].TLS.Policy, "an explicit key wins over a merged one")
-	assert.Len(t, c.Listeners[1].TLS.Certificates, 1)
-	assert.Equal(t, "modern", c.Listeners[2].TLS.Policy)
+	assert.Equal(t, "modern", c.Listeners[0].TLS.Config.Policy)
+	assert.Equal(t, "intermediate", c.Listeners[1].TLS.Config.Policy, "an explicit key wins over a merged one")
+	assert.Len(t, c.Listeners[1].TLS.Files.Certificates, 1)
+	assert.Equal(t, "modern", c.Listeners[2].TLS.Config.Policy)
 }
 
 func TestAliasExpansionIsBounded(t *testing.T) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"reflect"
@@ -48,7 +49,15 @@ type errorList struct {
 	file  string
 	lines map[string]int
 	errs  []error
+	// valueErrs counts errors about a value that decoded to its type's
+	// zero (an unknown enum name): the rest of the file can still be
+	// validated, so those are reported together with validation's.
+	valueErrs int
 }
+
+// decodeOnly reports whether decoding found errors that make validation
+// pointless (a wrong shape, an unknown key, a bad duration).
+func (l *errorList) decodeOnly() bool { return len(l.errs) > l.valueErrs }
 
 func (l *errorList) add(key string, err error) {
 	if len(l.errs) >= maxErrors {
@@ -100,7 +109,10 @@ func childKey(parent, name string) string {
 	return parent + "." + name
 }
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType      = reflect.TypeFor[time.Duration]()
+	textUnmarshalType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
 
 // decoder fills Go values from YAML nodes, recording the line of every key
 // it sees and refusing keys the target struct does not have.
@@ -135,6 +147,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, key string) {
 		d.duration(n, v, key)
 		return
 	}
+	if v.Kind() != reflect.Pointer && reflect.PointerTo(v.Type()).Implements(textUnmarshalType) {
+		d.text(n, v, key)
+		return
+	}
 	switch v.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {
@@ -163,6 +179,19 @@ func (d *decoder) duration(n *yaml.Node, v reflect.Value, key string) {
 		return
 	}
 	v.SetInt(int64(dur))
+}
+
+// text decodes a scalar into a type that parses itself (an enum such as
+// tls.ClientAuthMode), so its own error message reaches the user.
+func (d *decoder) text(n *yaml.Node, v reflect.Value, key string) {
+	if n.Kind != yaml.ScalarNode {
+		d.addf(key, "want a string, got a %s", kindName(n))
+		return
+	}
+	if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+		d.add(key, err)
+		d.valueErrs++
+	}
 }
 
 func (d *decoder) scalar(n *yaml.Node, v reflect.Value, key string) {
@@ -259,12 +288,16 @@ func (d *decoder) structureSkipping(n *yaml.Node, v reflect.Value, key string, s
 			continue
 		}
 		d.lines[sub] = k.Line
-		idx, ok := fields[k.Value]
+		f, ok := fields[k.Value]
 		if !ok {
 			d.addf(sub, "unknown key %q (known here: %s)", k.Value, knownKeys(fields))
 			continue
 		}
-		d.decode(val, v.Field(idx), sub)
+		if f.negate {
+			d.negated(val, v.FieldByIndex(f.index), sub)
+		} else {
+			d.decode(val, v.FieldByIndex(f.index), sub)
+		}
 		// Errors about a key point at the key, not at its value.
 		d.lines[sub] = k.Line
 	}
@@ -285,27 +318,65 @@ func (d *decoder) structureSkipping(n *yaml.Node, v reflect.Value, key string, s
 	}
 }
 
-// yamlFields maps the yaml tag names of t's fields to their indexes.
-func yamlFields(t reflect.Type) map[string]int {
-	out := make(map[string]int, t.NumField())
+// field is where a YAML key lands in a struct: an index path, because
+// ",inline" structs lend their keys to the struct that embeds them.
+type field struct {
+	index []int
+	// negate marks a bool whose key is the opposite switch: the Go field
+	// keeps the safe zero value (DisableVerifyCert) while the file says
+	// what users expect to write (verify_cert: false).
+	negate bool
+}
+
+// yamlFields maps the yaml key names of t's fields, those of inlined
+// structs included, to where they land.
+func yamlFields(t reflect.Type) map[string]field {
+	out := make(map[string]field, t.NumField())
+	addFields(out, t, nil)
+	return out
+}
+
+func addFields(out map[string]field, t reflect.Type, prefix []int) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "-" {
+			continue
+		}
+		index := append(append([]int(nil), prefix...), i)
+		if name == "" && hasOption(opts, "inline") && f.Type.Kind() == reflect.Struct {
+			addFields(out, f.Type, index)
 			continue
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		out[name] = i
+		out[name] = field{index: index, negate: hasOption(opts, "negate") && f.Type.Kind() == reflect.Bool}
 	}
-	return out
 }
 
-func knownKeys(fields map[string]int) string {
+func hasOption(opts, want string) bool {
+	for o := range strings.SplitSeq(opts, ",") {
+		if o == want {
+			return true
+		}
+	}
+	return false
+}
+
+// negated decodes a boolean key into the opposite Go switch.
+func (d *decoder) negated(n *yaml.Node, v reflect.Value, key string) {
+	b, before := !v.Bool(), len(d.errs)
+	d.decode(n, reflect.ValueOf(&b).Elem(), key)
+	if len(d.errs) == before {
+		v.SetBool(!b)
+	}
+}
+
+func knownKeys(fields map[string]field) string {
 	names := make([]string, 0, len(fields))
 	for n := range fields {
 		names = append(names, n)

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,6 +17,18 @@ import (
 // TestDocumentedExampleIsValid keeps docs/CONFIG.md honest: its complete
 // example must pass validation once its files exist.
 func TestDocumentedExampleIsValid(t *testing.T) {
+	c := parseDocumentedExample(t, "")
+	assert.Len(t, c.Listeners, 1)
+	assert.Len(t, c.Routes, 2)
+	assert.Len(t, c.ServerTLS(0).SessionTicketKeys, 2)
+	assert.Equal(t, 0, c.Identity().UID)
+	assert.Equal(t, []string{"192.0.2.0/24"}, c.Server.Filter.Deny)
+}
+
+// parseDocumentedExample parses the complete example with its files made,
+// with serverExtra added to its server section.
+func parseDocumentedExample(t *testing.T, serverExtra string) *Config {
+	t.Helper()
 	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "CONFIG.md"))
 	require.NoError(t, err)
 	m := regexp.MustCompile("(?s)## A complete example\\s+```yaml\\n(.*?)```").FindSubmatch(doc)
@@ -46,6 +59,7 @@ func TestDocumentedExampleIsValid(t *testing.T) {
 	write("ticket-new.key", []byte(strings.Repeat("ab", 32)))
 	write("ticket-old.key", []byte(strings.Repeat("cd", 32)))
 
+	example = strings.Replace(example, "server:\n", "server:\n"+serverExtra, 1)
 	example = strings.ReplaceAll(example, "/etc/gantry/", dir+"/")
 	example = strings.Replace(example, "user: gantry", "user: root", 1)
 	example = strings.Replace(example, "group: gantry", "group: root", 1)
@@ -53,8 +67,24 @@ func TestDocumentedExampleIsValid(t *testing.T) {
 
 	c, err := Parse("CONFIG.md", dir, []byte(example))
 	require.NoError(t, err)
-	assert.Len(t, c.Listeners, 1)
-	assert.Len(t, c.Routes, 2)
-	assert.Len(t, c.ServerTLS(0).SessionTicketKeys, 2)
-	assert.Equal(t, 0, c.Identity().UID)
+	return c
+}
+
+// TestOptionsFromEveryPart: the documented example sets something in every
+// part of proxy.Options that a file can reach, and Options carries each of
+// them over; only what a Go program supplies stays empty.
+func TestOptionsFromEveryPart(t *testing.T) {
+	// CONNECT is off in the example, and off is the zero value.
+	c := parseDocumentedExample(t, "  connect: {allow: true, ports: [443]}\n")
+	var access strings.Builder
+	opts := c.Options(&access, &access)
+	v := reflect.ValueOf(opts)
+	goOnly := map[string]bool{"Metrics": true, "Hooks": true}
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		if goOnly[name] {
+			continue
+		}
+		assert.False(t, v.Field(i).IsZero(), "proxy.Options.%s is not set from the config", name)
+	}
 }

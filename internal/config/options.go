@@ -7,103 +7,36 @@ import (
 	"github.com/gantry-proxy/gantry/proxy"
 )
 
-// Options builds the proxy's options from a validated config. Operational
-// logs go to logs, the access log (when logging.access_log is on) to
-// access. Everything was loaded by Load, so this cannot fail.
+// Options builds the proxy's options from a validated config. The proxy
+// sections were decoded into the proxy's own structs, so this only places
+// them and adds what the process owns: loggers and the access log.
+// Operational logs go to logs, the access log (when logging.access_log is
+// on) to access. Everything was loaded by Load, so this cannot fail.
 func (c *Config) Options(logs, access io.Writer) proxy.Options {
-	t := c.Server.Timeouts
 	opts := proxy.Options{
-		Timeouts: proxy.Timeouts{
-			TLSHandshake:           t.TLSHandshake,
-			RequestHeader:          t.RequestHeader,
-			RequestBody:            t.RequestBody,
-			ResponseWrite:          t.ResponseWrite,
-			KeepaliveIdle:          t.KeepaliveIdle,
-			H2StreamIdle:           t.H2StreamIdle,
-			UpstreamConnect:        t.UpstreamConnect,
-			UpstreamTLSHandshake:   t.UpstreamTLSHandshake,
-			UpstreamResponseHeader: t.UpstreamResponseHeader,
-			UpstreamRead:           t.UpstreamRead,
-			UpstreamWrite:          t.UpstreamWrite,
-			ShutdownGrace:          t.ShutdownGrace,
-		},
-		Limits: proxy.Limits{
-			MaxHeaderBytes:       c.Server.Limits.MaxHeaderBytes,
-			MaxHeaderCount:       c.Server.Limits.MaxHeaderCount,
-			MaxBodyBytes:         c.Server.Limits.MaxBodyBytes,
-			MaxConcurrentStreams: c.Server.Limits.H2MaxConcurrentStreams,
-			MaxConns:             c.Server.Limits.MaxConns,
-		},
-		Connect: proxy.ConnectOptions{
-			Allow: c.Server.Connect.Allow,
-			Ports: append([]int(nil), c.Server.Connect.Ports...),
-		},
+		Listeners: make([]proxy.ListenerOptions, len(c.Listeners)),
 		Upstreams: make(map[string]*proxy.UpstreamGroupOptions, len(c.Upstreams)),
+		Routes:    append([]proxy.RouteOptions(nil), c.Routes...),
+		Timeouts:  c.Server.Timeouts,
+		Limits:    c.Server.Limits,
+		Connect:   c.Server.Connect,
+		Filter:    c.Server.Filter,
 		Logger:    NewLogger(c.Logging, logs),
 	}
-
+	// Copies, so that nothing the proxy does to its options reaches the
+	// config, which a reload compares against.
+	for name, g := range c.Upstreams {
+		cp := *g
+		opts.Upstreams[name] = &cp
+	}
 	for i, l := range c.Listeners {
-		sc := *c.ServerTLS(i)
-		lt := l.Timeouts
-		opts.Listeners = append(opts.Listeners, proxy.ListenerOptions{
-			Name: l.Name,
-			Addr: l.Address,
-			TLS: &proxy.ListenerTLS{
-				Backend: l.TLS.Backend,
-				Config:  sc,
-			},
-			// Zero fields inherit server.timeouts in the proxy. The
-			// handshake one is always the listener's effective value, so
-			// the deadline on the raw connection and the backend's own
-			// timeout agree even when only tls.handshake_timeout is set.
-			Timeouts: proxy.Timeouts{
-				TLSHandshake:  sc.HandshakeTimeout,
-				RequestHeader: lt.RequestHeader,
-				RequestBody:   lt.RequestBody,
-				ResponseWrite: lt.ResponseWrite,
-				KeepaliveIdle: lt.KeepaliveIdle,
-				H2StreamIdle:  lt.H2StreamIdle,
-			},
-		})
+		// Zero listener timeouts inherit server.timeouts in the proxy. The
+		// handshake one is always the listener's effective value, so the
+		// deadline on the raw connection and the backend's own timeout
+		// agree even when only tls.handshake_timeout is set.
+		l.Timeouts.TLSHandshake = l.TLS.Config.HandshakeTimeout
+		opts.Listeners[i] = l
 	}
-
-	for _, name := range sortedKeys(c.Upstreams) {
-		u := c.Upstreams[name]
-		g := &proxy.UpstreamGroupOptions{
-			Name:            name,
-			Addrs:           append([]string(nil), u.Addresses...),
-			Balance:         u.Balance,
-			MaxFails:        u.Health.MaxFails,
-			EjectFor:        u.Health.EjectFor,
-			MaxIdleConns:    u.MaxIdleConns,
-			IdleConnTimeout: u.IdleConnTimeout,
-		}
-		if hc := u.Health.Check; hc != nil {
-			g.HealthCheck = &proxy.HealthCheckOptions{
-				Path:         hc.Path,
-				Interval:     hc.Interval,
-				Timeout:      hc.Timeout,
-				ExpectStatus: hc.ExpectStatus,
-			}
-		}
-		if cc := c.loaded.upstreams[name]; cc != nil {
-			g.TLS = &proxy.UpstreamTLS{
-				Backend:    u.TLS.Backend,
-				Config:     *cc,
-				ServerName: u.TLS.ServerName,
-			}
-		}
-		opts.Upstreams[name] = g
-	}
-
-	for _, r := range c.Routes {
-		opts.Routes = append(opts.Routes, proxy.RouteOptions{
-			Host:       r.Host,
-			PathPrefix: r.PathPrefix,
-			Upstream:   r.Upstream,
-		})
-	}
-
 	if c.Logging.AccessLogEnabled() && access != nil {
 		opts.AccessLog = proxy.AccessLogOptions{
 			Writer:        access,

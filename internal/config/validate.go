@@ -1,13 +1,9 @@
 package config
 
 import (
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/user"
 	"reflect"
 	"sort"
@@ -15,11 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gantry-proxy/gantry/proxy"
 	gantrytls "github.com/gantry-proxy/gantry/tls"
 )
-
-// DefaultBackend is the TLS backend used where a config names none.
-const DefaultBackend = "gostd"
 
 // Identity is the user and group to switch to after binding.
 type Identity struct {
@@ -35,8 +29,8 @@ func (id Identity) Set() bool { return id.UID >= 0 || id.GID >= 0 }
 // Identity returns the resolved server.user / server.group.
 func (c *Config) Identity() Identity { return c.loaded.identity }
 
-// ServerTLS returns the compiled-from-files server TLS config of listener i.
-func (c *Config) ServerTLS(i int) *gantrytls.ServerConfig { return &c.loaded.listeners[i] }
+// ServerTLS returns listener i's server TLS config with its files loaded.
+func (c *Config) ServerTLS(i int) *gantrytls.ServerConfig { return &c.Listeners[i].TLS.Config }
 
 // validate applies defaults, checks every value and loads every file.
 func (c *Config) validate(errs *errorList) {
@@ -64,7 +58,7 @@ func (c *Config) validateMetrics(errs *errorList) {
 		return
 	}
 	for i, l := range c.Listeners {
-		if l.Address != "" && normalAddr(l.Address) == norm {
+		if l.Addr != "" && normalAddr(l.Addr) == norm {
 			errs.addf("metrics.address", "address %s is already used by listeners[%d] (line %d)", addr, i, c.Line(fmt.Sprintf("listeners[%d].address", i)))
 		}
 	}
@@ -84,10 +78,10 @@ var downstreamTimeouts = map[string]bool{
 
 // listenerTimeouts checks listeners[i].timeouts and returns the handshake
 // timeout a listener's tls.handshake_timeout falls back to.
-func (c *Config) listenerTimeouts(errs *errorList, key string, l *Listener) time.Duration {
+func (c *Config) listenerTimeouts(errs *errorList, key string, l *proxy.ListenerOptions) time.Duration {
 	tv := reflect.ValueOf(&l.Timeouts).Elem()
 	for i := range tv.NumField() {
-		tag := tv.Type().Field(i).Tag.Get("yaml")
+		tag := yamlKey(tv.Type().Field(i))
 		k := key + ".timeouts." + tag
 		if !c.present(k) {
 			continue
@@ -129,10 +123,9 @@ func (c *Config) positive(errs *errorList, key string, d time.Duration) {
 func (c *Config) validateServer(errs *errorList) {
 	s := &c.Server
 	tv := reflect.ValueOf(&s.Timeouts).Elem()
-	dv := reflect.ValueOf(DefaultTimeouts)
+	dv := reflect.ValueOf(proxy.DefaultTimeouts())
 	for i := range tv.NumField() {
-		tag := tv.Type().Field(i).Tag.Get("yaml")
-		key := "server.timeouts." + tag
+		key := "server.timeouts." + yamlKey(tv.Type().Field(i))
 		f := tv.Field(i)
 		if !c.present(key) {
 			f.Set(dv.Field(i))
@@ -158,6 +151,7 @@ func (c *Config) validateServer(errs *errorList) {
 	if c.present("server.limits.h2_max_concurrent_streams") && l.H2MaxConcurrentStreams == 0 {
 		errs.addf("server.limits.h2_max_concurrent_streams", "must be at least 1")
 	}
+	c.validateFilter(errs)
 
 	for i, p := range s.Connect.Ports {
 		if p < 1 || p > 65535 {
@@ -227,6 +221,12 @@ func lookupIdentity(userName, groupName string) (Identity, error) {
 	return id, nil
 }
 
+// yamlKey is the key a struct field is read from.
+func yamlKey(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return name
+}
+
 // protocols the proxy speaks; ALPN lists may name only these.
 var knownALPN = map[string]bool{"h2": true, "http/1.1": true}
 
@@ -235,229 +235,40 @@ func (c *Config) validateListeners(errs *errorList) {
 		errs.addf("listeners", "at least one listener is required")
 		return
 	}
-	c.loaded.listeners = make([]gantrytls.ServerConfig, len(c.Listeners))
 	names := map[string]int{}
 	addrs := map[string]int{}
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
 		key := fmt.Sprintf("listeners[%d]", i)
-		if l.Address == "" {
+		if l.Addr == "" {
 			errs.addf(key+".address", "is required (host:port, e.g. \"127.0.0.1:8443\" or \":443\")")
-		} else if err := checkHostPort(l.Address, true); err != nil {
+		} else if err := checkHostPort(l.Addr, true); err != nil {
 			errs.add(key+".address", err)
-		} else if norm := normalAddr(l.Address); !strings.HasSuffix(norm, ":0") {
+		} else if norm := normalAddr(l.Addr); !strings.HasSuffix(norm, ":0") {
 			if j, dup := addrs[norm]; dup {
-				errs.addf(key+".address", "address %s is already used by listeners[%d] (line %d)", l.Address, j, c.Line(fmt.Sprintf("listeners[%d].address", j)))
+				errs.addf(key+".address", "address %s is already used by listeners[%d] (line %d)", l.Addr, j, c.Line(fmt.Sprintf("listeners[%d].address", j)))
 			}
 			addrs[norm] = i
 		}
 		if l.Name == "" {
-			l.Name = l.Address
+			l.Name = l.Addr
 		}
 		if j, dup := names[l.Name]; dup && l.Name != "" {
 			errs.addf(key+".name", "name %q is already used by listeners[%d]", l.Name, j)
 		}
 		names[l.Name] = i
+		c.validateProxyProtocol(errs, key+".proxy_protocol", &l.ProxyProtocol)
 		handshake := c.listenerTimeouts(errs, key, l)
-		c.loaded.listeners[i] = c.listenerTLS(errs, key+".tls", &l.TLS, handshake)
-	}
-}
-
-// listenerTLS compiles a listener's tls section; handshake is the timeout
-// used when tls.handshake_timeout is absent.
-func (c *Config) listenerTLS(errs *errorList, key string, t *ListenerTLS, handshake time.Duration) gantrytls.ServerConfig {
-	before := len(errs.errs)
-	if t.Backend == "" {
-		t.Backend = DefaultBackend
-	}
-	backend, err := gantrytls.Lookup(t.Backend)
-	if err != nil {
-		errs.add(key+".backend", err)
-	}
-	c.checkPolicy(errs, key, t.Policy, t.CipherSuites, t.Groups)
-	checkALPN(errs, key+".alpn", t.ALPN)
-
-	sc := gantrytls.ServerConfig{
-		Policy:       t.Policy,
-		CipherSuites: t.CipherSuites,
-		Groups:       t.Groups,
-		ALPN:         t.ALPN,
-	}
-	if len(t.Certificates) == 0 {
-		errs.addf(key+".certificates", "at least one {cert, key} pair is required")
-	}
-	for i, ck := range t.Certificates {
-		ckKey := fmt.Sprintf("%s.certificates[%d]", key, i)
-		if cert, ok := c.loadCertificate(errs, ckKey, ck.Cert, ck.Key); ok {
-			sc.Certificates = append(sc.Certificates, cert)
-		}
-	}
-
-	mode := t.ClientAuth.Mode
-	if mode == "" {
-		mode = "none"
-	}
-	sc.ClientAuth, err = gantrytls.ParseClientAuthMode(mode)
-	if err != nil {
-		errs.add(key+".client_auth.mode", err)
-	}
-	switch {
-	case t.ClientAuth.CA != "":
-		if sc.ClientAuth == gantrytls.ClientAuthNone {
-			errs.addf(key+".client_auth.ca", "a CA is set but mode is none, so client certificates are never asked for (set mode, e.g. require-and-verify)")
-		}
-		sc.ClientCAs = c.loadCAs(errs, key+".client_auth.ca", t.ClientAuth.CA)
-	case err == nil && (sc.ClientAuth == gantrytls.ClientAuthVerifyIfGiven || sc.ClientAuth == gantrytls.ClientAuthRequireAndVerify):
-		errs.addf(key+".client_auth.ca", "mode %s verifies client certificates and needs a ca file", mode)
-	}
-
-	if t.SessionTickets.Enabled != nil && !*t.SessionTickets.Enabled {
-		sc.DisableSessionTickets = true
-		if len(t.SessionTickets.KeyFiles) > 0 {
-			errs.addf(key+".session_tickets.key_files", "key files are set but session tickets are disabled")
-		}
-	}
-	for i, f := range t.SessionTickets.KeyFiles {
-		k, err := loadTicketKey(c.path(f))
-		if err != nil {
-			errs.add(fmt.Sprintf("%s.session_tickets.key_files[%d]", key, i), err)
+		if l.TLS == nil {
+			errs.addf(key+".tls", "is required: a listener terminates TLS (backend and certificates)")
 			continue
 		}
-		sc.SessionTicketKeys = append(sc.SessionTicketKeys, k)
-	}
-
-	c.positive(errs, key+".handshake_timeout", t.HandshakeTimeout)
-	sc.HandshakeTimeout = t.HandshakeTimeout
-	if !c.present(key + ".handshake_timeout") {
-		sc.HandshakeTimeout = handshake
-	}
-
-	// The seam's own checks and the backend's capabilities come last, once
-	// the parts above are known to be sound, so each problem is reported
-	// once and at its key.
-	if len(errs.errs) == before {
-		if err := sc.Validate(); err != nil {
-			errs.add(key, err)
-		} else if backend != nil {
-			if _, err := sc.Params(backend.Capabilities()); err != nil {
-				errs.add(key, fmt.Errorf("backend %s: %w", backend.Name(), err))
-			}
-		}
-	}
-	return sc
-}
-
-func (c *Config) checkPolicy(errs *errorList, key, policy string, suites, groups []string) {
-	switch policy {
-	case "", gantrytls.PolicyModern, gantrytls.PolicyIntermediate:
-	default:
-		errs.addf(key+".policy", "unknown policy %q (want %q or %q)", policy, gantrytls.PolicyModern, gantrytls.PolicyIntermediate)
-	}
-	for i, name := range suites {
-		s, ok := gantrytls.SuiteByName(name)
-		switch {
-		case !ok:
-			errs.addf(fmt.Sprintf("%s.cipher_suites[%d]", key, i), "cipher suite %q is unknown or not allowed by any Gantry policy", name)
-		case policy == gantrytls.PolicyModern && !s.TLS13:
-			errs.addf(fmt.Sprintf("%s.cipher_suites[%d]", key, i), "%s is a TLS 1.2 suite, but policy modern is TLS 1.3 only", s.Name)
-		}
-	}
-	for i, name := range groups {
-		if _, err := gantrytls.ParseGroup(name); err != nil {
-			errs.add(fmt.Sprintf("%s.groups[%d]", key, i), err)
-		}
+		c.listenerTLS(errs, key+".tls", l.TLS, handshake)
 	}
 }
 
-func checkALPN(errs *errorList, key string, alpn []string) {
-	for i, p := range alpn {
-		if !knownALPN[p] {
-			errs.addf(fmt.Sprintf("%s[%d]", key, i), "protocol %q is not one Gantry speaks (want h2 or http/1.1)", p)
-		}
-	}
-}
-
-func (c *Config) loadCertificate(errs *errorList, key, certFile, keyFile string) (gantrytls.Certificate, bool) {
-	ok := true
-	if certFile == "" {
-		errs.addf(key+".cert", "is required")
-		ok = false
-	} else if err := fileExists(c.path(certFile)); err != nil {
-		errs.add(key+".cert", err)
-		ok = false
-	}
-	if keyFile == "" {
-		errs.addf(key+".key", "is required")
-		ok = false
-	} else if err := fileExists(c.path(keyFile)); err != nil {
-		errs.add(key+".key", err)
-		ok = false
-	}
-	if !ok {
-		return gantrytls.Certificate{}, false
-	}
-	cert, err := gantrytls.LoadCertificate(c.path(certFile), c.path(keyFile))
-	if err != nil {
-		errs.add(key, err)
-		return gantrytls.Certificate{}, false
-	}
-	return cert, true
-}
-
-func (c *Config) loadCAs(errs *errorList, key, file string) []*x509.Certificate {
-	data, err := os.ReadFile(c.path(file))
-	if err != nil {
-		errs.add(key, fmt.Errorf("read CA file: %w", err))
-		return nil
-	}
-	cas, err := gantrytls.ParseCertificatesPEM(data)
-	if err != nil {
-		errs.add(key, fmt.Errorf("%s: %w", file, err))
-		return nil
-	}
-	return cas
-}
-
-func fileExists(path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("file %s does not exist", path)
-		}
-		return err
-	}
-	if st.IsDir() {
-		return fmt.Errorf("%s is a directory, not a file", path)
-	}
-	return nil
-}
-
-// loadTicketKey reads a 32-byte session ticket key stored raw (as written
-// by `openssl rand 32`), as 64 hex digits or as base64.
-func loadTicketKey(path string) (gantrytls.SessionTicketKey, error) {
-	var k gantrytls.SessionTicketKey
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return k, fmt.Errorf("read ticket key: %w", err)
-	}
-	if len(data) == len(k) {
-		copy(k[:], data)
-		return k, nil
-	}
-	text := strings.TrimSpace(string(data))
-	if b, err := hex.DecodeString(text); err == nil && len(b) == len(k) {
-		copy(k[:], b)
-		return k, nil
-	}
-	if b, err := base64.StdEncoding.DecodeString(text); err == nil && len(b) == len(k) {
-		copy(k[:], b)
-		return k, nil
-	}
-	return k, fmt.Errorf("ticket key file %s must hold exactly 32 bytes (raw, 64 hex digits or base64); make one with `openssl rand 32 > FILE`", path)
-}
 
 func (c *Config) validateUpstreams(errs *errorList) {
-	c.loaded.upstreams = make(map[string]*gantrytls.ClientConfig)
 	for _, name := range sortedKeys(c.Upstreams) {
 		u := c.Upstreams[name]
 		key := "upstreams." + name
@@ -465,18 +276,19 @@ func (c *Config) validateUpstreams(errs *errorList) {
 			errs.addf(key, "is empty: addresses are required")
 			continue
 		}
-		if len(u.Addresses) == 0 {
+		u.Name = name
+		if len(u.Addrs) == 0 {
 			errs.addf(key+".addresses", "at least one host:port is required")
 		}
-		for i, a := range u.Addresses {
+		for i, a := range u.Addrs {
 			if err := checkHostPort(a, false); err != nil {
 				errs.add(fmt.Sprintf("%s.addresses[%d]", key, i), err)
 			}
 		}
 		switch u.Balance {
-		case "", "round_robin", "least_conn":
+		case "", proxy.BalanceRoundRobin, proxy.BalanceLeastConn:
 		default:
-			errs.addf(key+".balance", "unknown balance %q (want round_robin or least_conn)", u.Balance)
+			errs.addf(key+".balance", "unknown balance %q (want %s or %s)", u.Balance, proxy.BalanceRoundRobin, proxy.BalanceLeastConn)
 		}
 		if u.Health.MaxFails < -1 {
 			errs.addf(key+".health.max_fails", "must be -1 (passive checks off) or more, got %d", u.Health.MaxFails)
@@ -497,52 +309,9 @@ func (c *Config) validateUpstreams(errs *errorList) {
 		}
 		c.positive(errs, key+".idle_conn_timeout", u.IdleConnTimeout)
 		if u.TLS != nil {
-			c.loaded.upstreams[name] = c.upstreamTLS(errs, key+".tls", u.TLS)
+			c.upstreamTLS(errs, key+".tls", u.TLS)
 		}
 	}
-}
-
-func (c *Config) upstreamTLS(errs *errorList, key string, t *UpstreamTLS) *gantrytls.ClientConfig {
-	before := len(errs.errs)
-	if t.Backend == "" {
-		t.Backend = DefaultBackend
-	}
-	backend, err := gantrytls.Lookup(t.Backend)
-	if err != nil {
-		errs.add(key+".backend", err)
-	}
-	c.checkPolicy(errs, key, t.Policy, nil, nil)
-	checkALPN(errs, key+".alpn", t.ALPN)
-	cc := &gantrytls.ClientConfig{
-		Policy:                t.Policy,
-		ALPN:                  t.ALPN,
-		DisableVerifyCert:     t.VerifyCert != nil && !*t.VerifyCert,
-		DisableVerifyHostname: t.VerifyHostname != nil && !*t.VerifyHostname,
-		HandshakeTimeout:      c.Server.Timeouts.UpstreamTLSHandshake,
-	}
-	if t.CA != "" {
-		cc.RootCAs = c.loadCAs(errs, key+".ca", t.CA)
-	}
-	switch {
-	case t.Cert != "" && t.Key != "":
-		if cert, ok := c.loadCertificate(errs, key, t.Cert, t.Key); ok {
-			cc.Certificate = &cert
-		}
-	case t.Cert != "":
-		errs.addf(key+".key", "cert is set, so key is required")
-	case t.Key != "":
-		errs.addf(key+".cert", "key is set, so cert is required")
-	}
-	if len(errs.errs) == before {
-		if err := cc.Validate(); err != nil {
-			errs.add(key, err)
-		} else if backend != nil {
-			if _, err := cc.Params(backend.Capabilities()); err != nil {
-				errs.add(key, fmt.Errorf("backend %s: %w", backend.Name(), err))
-			}
-		}
-	}
-	return cc
 }
 
 func (c *Config) validateRoutes(errs *errorList) {

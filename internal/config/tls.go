@@ -1,0 +1,119 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gantry-proxy/gantry/proxy"
+	gantrytls "github.com/gantry-proxy/gantry/tls"
+)
+
+// placeAt records err under key. Errors from the tls and certs packages
+// carry the field they are about (*tls.FieldError, possibly several joined),
+// so each lands at its own key and line, e.g. listeners[0].tls.groups[1].
+func placeAt(errs *errorList, key string, err error) {
+	if err == nil {
+		return
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			placeAt(errs, key, e)
+		}
+		return
+	}
+	var fe *gantrytls.FieldError
+	if errors.As(err, &fe) && fe.Field != "" {
+		errs.add(key+"."+fe.Field, fe.Err)
+		return
+	}
+	errs.add(key, err)
+}
+
+// lookupBackend applies the default backend and finds it, placing the
+// error (which names the build tag) at the backend key.
+func lookupBackend(errs *errorList, key string, name *string) gantrytls.Backend {
+	if *name == "" {
+		*name = gantrytls.DefaultBackend
+	}
+	b, err := gantrytls.Lookup(*name)
+	if err != nil {
+		errs.add(key+".backend", err)
+		return nil
+	}
+	return b
+}
+
+// listenerTLS loads a listener's files into its server config and checks
+// the result against its backend; handshake is the timeout used when
+// tls.handshake_timeout is absent.
+func (c *Config) listenerTLS(errs *errorList, key string, t *proxy.ListenerTLS, handshake time.Duration) {
+	before := len(errs.errs)
+	backend := lookupBackend(errs, key, &t.Backend)
+	checkALPN(errs, key+".alpn", t.Config.ALPN)
+	c.positive(errs, key+".handshake_timeout", t.Config.HandshakeTimeout)
+	if !c.present(key + ".handshake_timeout") {
+		t.Config.HandshakeTimeout = handshake
+	}
+
+	t.Files = t.Files.Resolve(c.dir)
+	set, err := t.Files.Load()
+	placeAt(errs, key, err)
+	t.Config = set.Apply(t.Config)
+
+	if len(errs.errs) == before {
+		checkAgainst(errs, key, &t.Config, backend)
+	}
+}
+
+// upstreamTLS loads an upstream group's files into its client config and
+// checks it against its backend.
+func (c *Config) upstreamTLS(errs *errorList, key string, t *proxy.UpstreamTLS) {
+	before := len(errs.errs)
+	backend := lookupBackend(errs, key, &t.Backend)
+	checkALPN(errs, key+".alpn", t.Config.ALPN)
+	t.Config.HandshakeTimeout = c.Server.Timeouts.UpstreamTLSHandshake
+
+	t.Files = t.Files.Resolve(c.dir)
+	set, err := t.Files.Load()
+	placeAt(errs, key, err)
+	t.Config = set.Apply(t.Config)
+
+	if len(errs.errs) == before {
+		checkAgainst(errs, key, &t.Config, backend)
+	}
+}
+
+// tlsConfig is what ServerConfig and ClientConfig share for checking.
+type tlsConfig interface {
+	Validate() error
+	Params(gantrytls.Capabilities) (gantrytls.Params, error)
+}
+
+// checkAgainst runs the seam's own checks and then the backend's
+// capabilities. It comes last, once the parts before are known to be
+// sound, so each problem is reported once and at its key.
+func checkAgainst(errs *errorList, key string, cfg tlsConfig, backend gantrytls.Backend) {
+	if err := cfg.Validate(); err != nil {
+		placeAt(errs, key, err)
+		return
+	}
+	if backend == nil {
+		return
+	}
+	if _, err := cfg.Params(backend.Capabilities()); err != nil {
+		var fe *gantrytls.FieldError
+		if errors.As(err, &fe) && fe.Field != "" {
+			key, err = key+"."+fe.Field, fe.Err
+		}
+		errs.add(key, fmt.Errorf("backend %s: %w", backend.Name(), err))
+	}
+}
+
+func checkALPN(errs *errorList, key string, alpn []string) {
+	for i, p := range alpn {
+		if !knownALPN[p] {
+			errs.addf(fmt.Sprintf("%s[%d]", key, i), "protocol %q is not one Gantry speaks (want h2 or http/1.1)", p)
+		}
+	}
+}
