@@ -1,8 +1,13 @@
 package fence
 
 import (
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -95,4 +100,44 @@ func TestCheckWalk(t *testing.T) {
 	} else {
 		assert.ErrorContains(t, err, "no go.mod")
 	}
+}
+
+// TestFenceIsALeaf keeps the audited code self-contained: no Go file under
+// cgo/, tests included, imports another Gantry package, so that what the
+// fence does can be read without reading the rest of Gantry.
+func TestFenceIsALeaf(t *testing.T) {
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	root, err := ModuleRoot(wd)
+	require.NoError(t, err)
+	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	require.NoError(t, err)
+	var module string
+	for _, line := range strings.Split(string(mod), "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			module = strings.Trim(strings.TrimSpace(rest), `"`)
+		}
+	}
+	require.NotEmpty(t, module)
+	seen := 0
+	err = filepath.WalkDir(filepath.Join(root, Allowed), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return err
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		seen++
+		for _, spec := range f.Imports {
+			p, _ := strconv.Unquote(spec.Path.Value)
+			if p == module || strings.HasPrefix(p, module+"/") {
+				rel, _ := filepath.Rel(root, path)
+				t.Errorf("%s imports %s: nothing under %s/ may import Gantry", rel, p, Allowed)
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Positive(t, seen)
 }

@@ -7,28 +7,30 @@ import "C"
 
 import (
 	"bytes"
-	"errors"
 	"runtime/cgo"
 	"unsafe"
-
-	gtls "github.com/gantry-proxy/gantry/tls"
 )
+
+// The two places the library calls back into Go during a handshake. Each
+// finds its Go function through a runtime/cgo.Handle, an integer the shim
+// stores, because C must never keep a Go pointer. A panic must not unwind
+// through the library's C frames, so each recovers and answers with the
+// safest result.
 
 const alertInternalError = 80
 
-// gantryVerifyPeer runs the shared Go verifier on the peer's chain during
-// the handshake and returns the alert to send, or 0 to accept.
+// gantryVerifyPeer runs the connection's VerifyFunc on the peer's chain
+// and returns the alert to send, or 0 to accept.
 //
 //export gantryVerifyPeer
 func gantryVerifyPeer(h C.uintptr_t, chain *C.uint8_t, n C.size_t) (alert C.int) {
-	// A panic must not unwind through the library's C frames.
 	defer func() {
 		if recover() != nil {
 			alert = alertInternalError
 		}
 	}()
-	ps, ok := cgo.Handle(h).Value().(*peerState)
-	if !ok {
+	verify, ok := cgo.Handle(h).Value().(VerifyFunc)
+	if !ok || verify == nil {
 		return alertInternalError
 	}
 	// x509 keeps slices of its input, and the C buffer dies after the call.
@@ -37,25 +39,11 @@ func gantryVerifyPeer(h C.uintptr_t, chain *C.uint8_t, n C.size_t) (alert C.int)
 		blob = bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(chain)), int(n)))
 	}
 	ders, err := decodeChain(blob)
-	if err != nil {
-		ps.err = &gtls.VerifyError{Alert: gtls.AlertBadCertificate, Err: err}
-		return C.int(gtls.AlertBadCertificate)
-	}
-	certs, chains, err := ps.verifier.Verify(ders, ps.serverName)
-	ps.certs, ps.chains, ps.verified = certs, chains, true
-	if err != nil {
-		ps.err = err
-		var ve *gtls.VerifyError
-		if errors.As(err, &ve) {
-			return C.int(ve.Alert)
-		}
-		return C.int(gtls.AlertCertificateUnknown)
-	}
-	return 0
+	return C.int(verify(ders, err))
 }
 
 // gantrySelectCert returns the index of the certificate to serve for the
-// SNI name.
+// SNI name; the shim treats an index out of range as 0.
 //
 //export gantrySelectCert
 func gantrySelectCert(h C.uintptr_t, name *C.char) (idx C.int) {
@@ -64,9 +52,9 @@ func gantrySelectCert(h C.uintptr_t, name *C.char) (idx C.int) {
 			idx = 0
 		}
 	}()
-	sel, ok := cgo.Handle(h).Value().(*certSelector)
-	if !ok || name == nil {
+	sel, ok := cgo.Handle(h).Value().(SelectFunc)
+	if !ok || sel == nil || name == nil {
 		return 0
 	}
-	return C.int(sel.pick(C.GoString(name)))
+	return C.int(sel(C.GoString(name)))
 }

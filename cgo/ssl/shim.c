@@ -850,8 +850,13 @@ static int curve_id(SSL *ssl)
 
 void gantry_state_get(gantry_conn *c, gantry_state *st)
 {
-	const SSL_CIPHER *cipher = SSL_get_current_cipher(c->ssl);
+	const SSL_CIPHER *cipher;
 	memset(st, 0, sizeof *st);
+	/* Before the handshake there is no state to report, and some of the
+	   calls below dereference the negotiated session. */
+	if (!SSL_is_init_finished(c->ssl))
+		return;
+	cipher = SSL_get_current_cipher(c->ssl);
 	st->version = SSL_version(c->ssl);
 	st->cipher = cipher != NULL ? SSL_CIPHER_get_protocol_id(cipher) : 0;
 	st->resumed = SSL_session_reused(c->ssl);

@@ -1,5 +1,5 @@
 //go:build !asan && ((openssl && !boringssl) || (boringssl && !openssl))
 
-package ssl
+package sslconn
 
 const asanEnabled = false

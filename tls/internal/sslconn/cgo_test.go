@@ -1,6 +1,6 @@
 //go:build (openssl && !boringssl) || (boringssl && !openssl)
 
-package ssl
+package sslconn
 
 import (
 	"bufio"
@@ -22,16 +22,30 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gantry-proxy/gantry/cgo/ssl"
 	gtls "github.com/gantry-proxy/gantry/tls"
 	"github.com/gantry-proxy/gantry/tls/tlstest"
 )
 
+// The tests in this file run the Server, Client and Conn of this package
+// on the real engine, cgo/ssl with the library the build tag chose.
+
+var cgoCaps = Probe(CgoLibrary)
+
+func newCgoServer(cfg *gtls.ServerConfig) (*Server, error) {
+	return NewServer(CgoLibrary, cgoCaps(), cfg)
+}
+
+func newCgoClient(cfg *gtls.ClientConfig) (*Client, error) {
+	return NewClient(CgoLibrary, cgoCaps(), cfg)
+}
+
 func newPair(t testing.TB, scfg *gtls.ServerConfig, ccfg *gtls.ClientConfig) (*Server, *Client) {
 	t.Helper()
-	s, err := NewServer(scfg)
+	s, err := newCgoServer(scfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
-	c, err := NewClient(ccfg)
+	c, err := newCgoClient(ccfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return s, c
@@ -215,7 +229,7 @@ func TestLibraryErrorsAreReadable(t *testing.T) {
 	defer cancel()
 	err := sc.HandshakeContext(ctx)
 	require.Error(t, err)
-	assert.True(t, strings.HasPrefix(err.Error(), Flavor+": handshake: "), err.Error())
+	assert.True(t, strings.HasPrefix(err.Error(), ssl.Flavor+": handshake: "), err.Error())
 	// The library's reason string, not just a code.
 	assert.Regexp(t, `(?i)wrong.version|http|record|packet`, err.Error())
 	assert.NoError(t, sc.Close())
@@ -244,7 +258,7 @@ func settled(t testing.TB) (rss, cheap int64) {
 	runtime.GC()
 	runtime.GC()
 	debug.FreeOSMemory()
-	return vmRSS(t), cHeapInUse()
+	return vmRSS(t), ssl.CHeapInUse()
 }
 
 // bulk sends n bytes one way over a fresh connection.
@@ -290,7 +304,7 @@ func TestLeak(t *testing.T) {
 	s, resuming := newPair(t, scfg, ccfg)
 	fullCfg := *ccfg
 	fullCfg.DisableSessionCache = true
-	fresh, err := NewClient(&fullCfg)
+	fresh, err := newCgoClient(&fullCfg)
 	require.NoError(t, err)
 	defer fresh.Close()
 
@@ -310,9 +324,9 @@ func TestLeak(t *testing.T) {
 	bulk(t, s, resuming, total)
 	// Servers and clients come and go too.
 	for range 50 {
-		s2, err := NewServer(scfg)
+		s2, err := newCgoServer(scfg)
 		require.NoError(t, err)
-		c2, err := NewClient(ccfg)
+		c2, err := newCgoClient(ccfg)
 		require.NoError(t, err)
 		require.NoError(t, ping(s2, c2, tlstest.NameECDSA))
 		require.NoError(t, s2.Close())
@@ -321,7 +335,7 @@ func TestLeak(t *testing.T) {
 	after, cAfter := settled(t)
 	growth, cGrowth := after-before, cAfter-cBefore
 	msg := fmt.Sprintf("%s: RSS after warm-up %.1f MiB, after %d handshakes and %d MiB: %.1f MiB (growth %.1f MiB); C heap in use %.2f -> %.2f MiB",
-		Flavor, mib(before), handshakes, total>>20, mib(after), mib(growth), mib(cBefore), mib(cAfter))
+		ssl.Flavor, mib(before), handshakes, total>>20, mib(after), mib(growth), mib(cBefore), mib(cAfter))
 	t.Log(msg)
 	if full {
 		fmt.Println(msg)
@@ -346,7 +360,7 @@ func mib(n int64) float64 { return float64(n) / (1 << 20) }
 func TestHandshakeTimeoutIsNetError(t *testing.T) {
 	scfg, _ := baseConfigs(t)
 	scfg.HandshakeTimeout = 200 * time.Millisecond
-	s, err := NewServer(scfg)
+	s, err := newCgoServer(scfg)
 	require.NoError(t, err)
 	defer s.Close()
 	a, b := net.Pipe()
@@ -362,7 +376,7 @@ func TestHandshakeTimeoutIsNetError(t *testing.T) {
 func TestStapledOCSPReachesConnectionState(t *testing.T) {
 	p := tlstest.NewPKI(t)
 	_, ccfg := baseConfigs(t)
-	c, err := NewClient(ccfg)
+	c, err := newCgoClient(ccfg)
 	require.NoError(t, err)
 	defer c.Close()
 	staple := []byte("not really OCSP, but opaque to TLS")
@@ -380,23 +394,8 @@ func TestStapledOCSPReachesConnectionState(t *testing.T) {
 	require.NoError(t, cc.HandshakeContext(context.Background()))
 	st := cc.ConnectionState()
 	assert.Equal(t, staple, st.OCSPResponse)
-	if Flavor == "boringssl" {
+	if ssl.Flavor == "boringssl" {
 		assert.Equal(t, [][]byte{sct}, st.SignedCertificateTimestamps)
-	}
-}
-
-func TestSplitSCTList(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		in   []byte
-		want [][]byte
-	}{
-		{"two", []byte{0, 7, 0, 2, 'a', 'b', 0, 1, 'c'}, [][]byte{[]byte("ab"), []byte("c")}},
-		{"empty", nil, nil},
-		{"bad total", []byte{0, 9, 0, 1, 'a'}, nil},
-		{"truncated entry", []byte{0, 3, 0, 5, 'a'}, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) { assert.Equal(t, tc.want, splitSCTList(tc.in)) })
 	}
 }
 
@@ -405,7 +404,7 @@ func TestSplitSCTList(t *testing.T) {
 func TestRefusalAlertMatchesVerifyError(t *testing.T) {
 	p := tlstest.NewPKI(t)
 	_, ccfg := baseConfigs(t)
-	c, err := NewClient(ccfg)
+	c, err := newCgoClient(ccfg)
 	require.NoError(t, err)
 	defer c.Close()
 	for _, tc := range []struct {
@@ -438,32 +437,4 @@ func TestRefusalAlertMatchesVerifyError(t *testing.T) {
 			assert.ErrorContains(t, <-srvErr, tc.heard)
 		})
 	}
-}
-
-type wrappedConn struct{ net.Conn }
-
-func (w wrappedConn) NetConn() net.Conn { return w.Conn }
-
-// The inline ticket write is only for sockets: over an unbuffered pipe it
-// would wait for a client that is itself waiting to write.
-func TestKernelBuffered(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	tcp, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	defer tcp.Close()
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-
-	assert.True(t, kernelBuffered(tcp))
-	assert.True(t, kernelBuffered(wrappedConn{wrappedConn{tcp}}))
-	assert.False(t, kernelBuffered(a))
-	assert.False(t, kernelBuffered(wrappedConn{a}))
-	deep := net.Conn(tcp)
-	for range 10 {
-		deep = wrappedConn{deep}
-	}
-	assert.False(t, kernelBuffered(deep), "unwrapping is bounded")
 }

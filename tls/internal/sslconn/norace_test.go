@@ -1,5 +1,5 @@
 //go:build !race && ((openssl && !boringssl) || (boringssl && !openssl))
 
-package ssl
+package sslconn
 
 const raceEnabled = false

@@ -1,0 +1,204 @@
+package sslconn
+
+import (
+	"bytes"
+	"context"
+	stdtls "crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	gtls "github.com/gantry-proxy/gantry/tls"
+)
+
+// aLongTimeAgo is a deadline in the past: setting it unblocks any I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// Handshake runs the handshake with no context.
+func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background()) }
+
+// HandshakeContext runs the handshake once; later calls return its result.
+func (c *Conn) HandshakeContext(ctx context.Context) error {
+	if c.hsDone.Load() {
+		return c.hsErr
+	}
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.hsDone.Load() {
+		return c.hsErr
+	}
+	err := c.handshake(ctx)
+	c.hsErr = err
+	c.hsDone.Store(true)
+	return err
+}
+
+func (c *Conn) handshake(ctx context.Context) (err error) {
+	if c.initErr != nil {
+		return c.initErr
+	}
+	if c.closed.Load() {
+		return fmt.Errorf("%s: handshake: %w", c.flavor, net.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		_ = c.Close()
+		return fmt.Errorf("%s: handshake: %w", c.flavor, err)
+	}
+	deadline := time.Now().Add(c.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	// A deadline the caller set on the conn binds the handshake too.
+	c.dlMu.Lock()
+	for _, d := range []time.Time{c.readDL, c.writeDL} {
+		if !d.IsZero() && d.Before(deadline) {
+			deadline = d
+		}
+	}
+	c.dlMu.Unlock()
+	_ = c.raw.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = c.raw.SetDeadline(aLongTimeAgo) })
+	defer func() {
+		if !stop() {
+			// Cancelled: the deadline was clobbered, and the contract is to
+			// close the connection.
+			_ = c.Close()
+			if err == nil || ctx.Err() != nil {
+				err = fmt.Errorf("%s: handshake: %w", c.flavor, context.Cause(ctx))
+			}
+			return
+		}
+		c.dlMu.Lock()
+		_ = c.raw.SetReadDeadline(c.readDL)
+		_ = c.raw.SetWriteDeadline(c.writeDL)
+		c.dlMu.Unlock()
+	}()
+
+	rbp := rawPool.Get().(*[]byte)
+	obp := outPool.Get().(*[]byte)
+	defer rawPool.Put(rbp)
+	defer outPool.Put(obp)
+	rbuf, obuf := *rbp, *obp
+	var in []byte
+	for {
+		st := c.keep(c.eng.Handshake(in, obuf))
+		if st.Status == Closed {
+			return fmt.Errorf("%s: handshake: %w", c.flavor, net.ErrClosed)
+		}
+		in = nil
+		if st.Status == Done && !c.isClient && (st.Out > 0 || st.More) {
+			// The server's last flight is only session tickets, which the
+			// client need not read before it writes. Sent synchronously,
+			// they would deadlock a client that writes first over a pipe
+			// without buffering, so they go out in the background; taking
+			// writeMu here keeps every later Write behind them. A TCP
+			// socket buffers them in the kernel, and there a goroutine per
+			// handshake (its start, its wake-up on the other CPU) costs
+			// more than the write.
+			c.writeMu.Lock()
+			if kernelBuffered(c.raw) {
+				c.flushTail(obuf[:st.Out], st.More)
+				return c.finishHandshake()
+			}
+			go c.flushTail(bytes.Clone(obuf[:st.Out]), st.More)
+			return c.finishHandshake()
+		}
+		if st.Out > 0 {
+			if _, werr := c.raw.Write(obuf[:st.Out]); werr != nil && st.Status != Failed {
+				return fmt.Errorf("%s: handshake: %w", c.flavor, werr)
+			}
+		}
+		if st.More {
+			if werr := c.drainTo(obuf); werr != nil && st.Status != Failed {
+				return fmt.Errorf("%s: handshake: %w", c.flavor, werr)
+			}
+		}
+		switch st.Status {
+		case Done:
+			return c.finishHandshake()
+		case Failed:
+			return c.handshakeError(st)
+		}
+		n, rerr := c.raw.Read(rbuf)
+		if n > 0 {
+			in = rbuf[:n]
+			continue
+		}
+		if rerr == nil {
+			continue
+		}
+		if c.peer.err != nil {
+			return c.peer.err
+		}
+		if errors.Is(rerr, io.EOF) {
+			rerr = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("%s: handshake: %w", c.flavor, rerr)
+	}
+}
+
+// flushTail sends the end of the server's handshake output and releases the
+// writeMu the handshake took for it.
+func (c *Conn) flushTail(out []byte, more bool) {
+	defer c.writeMu.Unlock()
+	if len(out) > 0 {
+		if _, err := c.raw.Write(out); err != nil {
+			c.writeErr = err
+			return
+		}
+	}
+	if more {
+		obp := outPool.Get().(*[]byte)
+		defer outPool.Put(obp)
+		if err := c.drainTo(*obp); err != nil {
+			c.writeErr = err
+		}
+	}
+}
+
+// handshakeError prefers the Go verifier's verdict, so every backend
+// reports the same *tls.VerifyError for the same chain.
+func (c *Conn) handshakeError(st Step) error {
+	if c.peer.err != nil {
+		return c.peer.err
+	}
+	if !c.isClient && st.NoCertificate {
+		return &gtls.VerifyError{Alert: gtls.AlertCertificateRequired, Err: gtls.ErrNoCertificate}
+	}
+	return fmt.Errorf("%s: handshake: %s", c.flavor, st.Err)
+}
+
+func (c *Conn) finishHandshake() error {
+	st := c.eng.State()
+	if c.peer.certs == nil {
+		// No callback ran (a resumed server-side session, or no
+		// verification requested): the chain still belongs in the state.
+		if ders := c.eng.PeerChain(); len(ders) > 0 {
+			certs, chains, verr := c.peer.verifier.Verify(ders, c.name)
+			if verr != nil {
+				chains = nil
+			}
+			c.peer.certs, c.peer.chains = certs, chains
+		}
+	}
+	s := stdtls.ConnectionState{
+		Version:                     st.Version,
+		HandshakeComplete:           true,
+		DidResume:                   st.Resumed,
+		CipherSuite:                 st.Cipher,
+		CurveID:                     stdtls.CurveID(st.Curve),
+		NegotiatedProtocol:          st.ALPN,
+		ServerName:                  st.ServerName,
+		PeerCertificates:            c.peer.certs,
+		VerifiedChains:              c.peer.chains,
+		OCSPResponse:                st.OCSP,
+		SignedCertificateTimestamps: splitSCTList(st.SCTs),
+	}
+	if c.isClient {
+		s.ServerName = c.name
+	}
+	c.state = s
+	return nil
+}
