@@ -144,8 +144,8 @@ func Backends() []Backend {
 		out = append(out, b)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if (out[i].Name() == "gostd") != (out[j].Name() == "gostd") {
-			return out[i].Name() == "gostd"
+		if (out[i].Name() == DefaultBackend) != (out[j].Name() == DefaultBackend) {
+			return out[i].Name() == DefaultBackend
 		}
 		return out[i].Name() < out[j].Name()
 	})
