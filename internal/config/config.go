@@ -58,6 +58,8 @@ type Server struct {
 	Timeouts proxy.Timeouts          `yaml:"timeouts"`
 	Connect  proxy.ConnectOptions    `yaml:"connect"`
 	Filter   proxy.ConnFilterOptions `yaml:"filter"`
+	// Forwarding is the proxy's owned headers and trusted proxies.
+	Forwarding proxy.ForwardingOptions `yaml:"forwarding"`
 }
 
 // Logging configures operational and access logs.
@@ -141,14 +143,6 @@ func decodeInto(c *Config, data []byte, errs *errorList) error {
 func (c *Config) Line(key string) int {
 	l := &errorList{lines: c.lines}
 	return l.lineOf(key)
-}
-
-// path resolves a file name from the config.
-func (c *Config) path(name string) string {
-	if filepath.IsAbs(name) || c.dir == "" {
-		return name
-	}
-	return filepath.Join(c.dir, name)
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

@@ -21,7 +21,11 @@ func (c *Config) Options(logs, access io.Writer) proxy.Options {
 		Limits:    c.Server.Limits,
 		Connect:   c.Server.Connect,
 		Filter:    c.Server.Filter,
-		Logger:    NewLogger(c.Logging, logs),
+		Forwarding: proxy.ForwardingOptions{
+			TrustedProxies: append([]string(nil), c.Server.Forwarding.TrustedProxies...),
+			OwnedHeaders:   append([]string(nil), c.Server.Forwarding.OwnedHeaders...),
+		},
+		Logger: NewLogger(c.Logging, logs),
 	}
 	// Copies, so that nothing the proxy does to its options reaches the
 	// config, which a reload compares against.
