@@ -17,7 +17,7 @@ export GOTOOLCHAIN := go1.27.3
 
 # Debian packages and Go tools the build and tests need. Fragments in mk/
 # append to these.
-APT_PACKAGES := pkg-config libssl-dev android-libboringssl-dev openssl curl ca-certificates gcc
+APT_PACKAGES := pkg-config libssl-dev android-libboringssl-dev openssl curl ca-certificates gcc librsvg2-bin
 GO_TOOLS     :=
 # Directories holding a go.mod whose `tool` lines name tools without a go.mod
 # of their own: built from there, so go.sum pins their dependencies.

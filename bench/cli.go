@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,8 +20,10 @@ const usage = `usage:
   gantry bench merge [--out DIR] A.json B.json  merge reports of several binaries
 
 The server side runs pinned to --server-cpus, the load side (Go crypto/tls
-client, wrk, h2load) and the origin to --load-cpus. Writes results.json,
-table.md and chart.svg into --out and prints the table.
+client, wrk, h2load) and the origin to --load-cpus; --cpus 1,2 sweeps the
+subject over 1 and 2 CPUs instead. Writes results.json, table.md, chart.svg,
+chart.png (when rsvg-convert is installed) and report.html into --out and
+prints the table.
 
 flags:
 `
@@ -80,6 +83,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&opt.IdleConns, "idle-conns", opt.IdleConns, "idle connections for the memory test")
 	fs.StringVar(&opt.ServerCPUs, "server-cpus", opt.ServerCPUs, "CPUs for the server or proxy under test (taskset list)")
 	fs.StringVar(&opt.LoadCPUs, "load-cpus", opt.LoadCPUs, "CPUs for the load generators and the origin (taskset list)")
+	cpus := fs.String("cpus", "", "sweep the CPUs the server/proxy/client under test gets, e.g. 1,2: N < all CPUs puts it on 0..N-1 and the load on the rest, N = all shares them (overrides --server-cpus and --load-cpus)")
 	quick := fs.Bool("quick", false, "smoke test: 1 run, short windows, 1000 idle connections")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -105,6 +109,14 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		quickly("bulk-dur", func() { opt.BulkDur = 500 * time.Millisecond })
 		quickly("http-dur", func() { opt.HTTPDur = time.Second })
 		quickly("idle-conns", func() { opt.IdleConns = 1000 })
+	}
+	for _, c := range splitList(*cpus) {
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 1 {
+			fmt.Fprintf(stderr, "gantry bench: --cpus wants CPU counts such as 1,2, not %q\n", c)
+			return 2
+		}
+		opt.CPUCounts = append(opt.CPUCounts, n)
 	}
 	opt.Backends = splitList(*backends)
 	opt.Compare = splitList(*compare)

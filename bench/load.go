@@ -51,6 +51,7 @@ func loadMain(args []string) error {
 	dur := fs.Duration("dur", 2*time.Second, "measurement window")
 	warm := fs.Duration("warmup", 300*time.Millisecond, "warm-up before the window")
 	idle := fs.Int("idle", 10000, "connections to hold in idle mode")
+	clientBackend := fs.String("client-backend", "", "full/resume modes: handshake with this Gantry backend's client instead of crypto/tls (the client-side rows)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -90,7 +91,14 @@ func loadMain(args []string) error {
 	var err error
 	switch *mode {
 	case "full", "resume":
-		res = handshakeLoad(*addr, cfg, *mode == "resume", *conns, *warm, *dur)
+		resume := *mode == "resume"
+		workers := stdWorkers(*addr, cfg, resume)
+		if *clientBackend != "" {
+			if workers, err = backendWorkers(*addr, *clientBackend, *version, resume); err != nil {
+				return err
+			}
+		}
+		res = handshakeLoad(workers, *conns, *warm, *dur)
 	case "bulk":
 		res = bulkLoad(*addr, cfg, *conns, *warm, *dur)
 	case "idle":
@@ -150,28 +158,49 @@ func (c *counters) result(secs float64) LoadResult {
 	return r
 }
 
-// handshakeLoad runs conns workers, each making one connection at a time:
-// connect, handshake, send a query, read the reply, close. Only connections
-// completed inside the window count.
-func handshakeLoad(addr string, base *stdtls.Config, resume bool, conns int, warm, dur time.Duration) LoadResult {
-	var phase atomic.Int32 // 0 warm-up, 1 window, 2 stop
-	var c counters
-	var wg sync.WaitGroup
-	for range conns {
+// queryFunc makes one connection: connect, handshake, send a query, read
+// the reply into buf, close.
+type queryFunc func(buf []byte) (stdtls.ConnectionState, error)
+
+// workerFactory makes one worker's query function, with its own session
+// cache when resuming, and what releases it.
+type workerFactory func() (queryFunc, func(), error)
+
+// stdWorkers query with crypto/tls: the load side of the server-side rows,
+// the same for every server backend.
+func stdWorkers(addr string, base *stdtls.Config, resume bool) workerFactory {
+	return func() (queryFunc, func(), error) {
 		cfg := base.Clone()
 		if resume {
 			cfg.ClientSessionCache = stdtls.NewLRUClientSessionCache(4)
 		}
+		return func(buf []byte) (stdtls.ConnectionState, error) { return query(addr, cfg, buf) }, func() {}, nil
+	}
+}
+
+// handshakeLoad runs conns workers, each making one connection at a time.
+// Only connections completed inside the window count.
+func handshakeLoad(newWorker workerFactory, conns int, warm, dur time.Duration) LoadResult {
+	var phase atomic.Int32 // 0 warm-up, 1 window, 2 stop
+	var c counters
+	var wg sync.WaitGroup
+	for range conns {
+		q, release, err := newWorker()
+		if err != nil {
+			c.fail(err)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer release()
 			buf := make([]byte, replySize)
 			for {
 				p := phase.Load()
 				if p == 2 {
 					return
 				}
-				cs, err := query(addr, cfg, buf)
+				cs, err := q(buf)
 				if p != 1 || phase.Load() != 1 {
 					continue
 				}
@@ -198,11 +227,9 @@ func handshakeLoad(addr string, base *stdtls.Config, resume bool, conns int, war
 		if c.errs.Load() > 0 {
 			return true
 		}
-		if resume {
-			// A worker's first connection is full; wait for a resumed one.
-			return c.resumed.Load() > 0
-		}
-		return c.ok.Load() > 0
+		// A resuming worker's first connection is full: past conns
+		// connections, some worker has had the chance to resume.
+		return c.resumed.Load() > 0 || c.ok.Load() > int64(conns)
 	})
 	phase.Store(2)
 	secs := time.Since(start).Seconds()

@@ -1,5 +1,11 @@
 package bench
 
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
 // Metric describes one row of the report.
 type Metric struct {
 	ID    string
@@ -11,6 +17,50 @@ type Metric struct {
 	// Proxied rows go through `gantry serve` (or a compared proxy) and are
 	// the only rows the compared proxies appear in.
 	Proxied bool
+	// Client rows measure the backend originating connections (as the
+	// proxy does to a TLS upstream) against a fixed crypto/tls server.
+	Client bool
+	// CPUs is how many CPUs the subject ran on: 1 unless the row comes from
+	// a --cpus sweep. It is part of ID ("h1_rps@2cpu") and Label.
+	CPUs int
+}
+
+// Kind groups rows measured in the same unit and direction: one chart
+// panel each.
+func (m Metric) Kind() string {
+	switch {
+	case m.Unit == "conn/s" && m.Client:
+		return "client handshakes"
+	case m.Unit == "conn/s":
+		return "server handshakes"
+	case m.Unit == "ms" && (strings.HasSuffix(m.ID, "_p50") || strings.Contains(m.ID, "_p50@")):
+		return "latency p50"
+	case m.Unit == "ms":
+		return "latency p99"
+	}
+	return m.Unit
+}
+
+// AtCPUs is the ID of metric id measured with the subject on n CPUs. One
+// CPU is the plain ID, so reports from before the sweep read the same.
+func AtCPUs(id string, n int) string {
+	if n <= 1 {
+		return id
+	}
+	return id + "@" + strconv.Itoa(n) + "cpu"
+}
+
+// splitCPUs undoes AtCPUs.
+func splitCPUs(id string) (base string, n int) {
+	base, suffix, ok := strings.Cut(id, "@")
+	if !ok {
+		return id, 1
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(suffix, "cpu"))
+	if err != nil || n < 1 || !strings.HasSuffix(suffix, "cpu") {
+		return id, 0
+	}
+	return base, n
 }
 
 // Metric IDs, in table order.
@@ -45,6 +95,17 @@ func (h handshakeCase) id() string {
 	return "hs_" + mode + "_" + h.Cert + "_" + v
 }
 
+// clientID is the ID of the client-side row of the same case.
+func (h handshakeCase) clientID() string { return "client_" + h.id() }
+
+// clientHandshakeCases are the client-side rows. ECDSA only: with RSA the
+// fixed server's signature, not the client under test, bounds the rate.
+var clientHandshakeCases = []handshakeCase{
+	{Cert: "ecdsa", Version: "1.3"},
+	{Cert: "ecdsa", Version: "1.2"},
+	{Resume: true, Cert: "ecdsa", Version: "1.3"},
+}
+
 func (h handshakeCase) label() string {
 	mode := "full HS"
 	if h.Resume {
@@ -76,6 +137,9 @@ var Metrics = func() []Metric {
 	for _, h := range handshakeCases {
 		out = append(out, Metric{ID: h.id(), Label: h.label(), Unit: "conn/s"})
 	}
+	for _, h := range clientHandshakeCases {
+		out = append(out, Metric{ID: h.clientID(), Label: "client " + h.label(), Unit: "conn/s", Client: true})
+	}
 	out = append(out,
 		Metric{ID: MetricBulk, Label: "bulk TLS1.3", Unit: "MB/s"},
 		Metric{ID: MetricH1RPS, Label: "h1 proxied", Unit: "req/s", Proxied: true},
@@ -89,12 +153,25 @@ var Metrics = func() []Metric {
 	return out
 }()
 
-// MetricByID finds a catalogue entry.
+// MetricByID finds a catalogue entry; an ID from a --cpus sweep
+// ("h1_rps@2cpu") gives the entry with CPUs and Label set.
 func MetricByID(id string) (Metric, bool) {
+	base, n := splitCPUs(id)
 	for _, m := range Metrics {
-		if m.ID == id {
-			return m, true
+		if m.ID == base && n >= 1 {
+			return m.at(n), true
 		}
 	}
 	return Metric{}, false
+}
+
+// at is m measured on n CPUs. The label says so for more than one; a
+// report that swept CPU counts labels its one-CPU rows too (presentMetrics).
+func (m Metric) at(n int) Metric {
+	m.CPUs = n
+	m.ID = AtCPUs(m.ID, n)
+	if n > 1 {
+		m.Label += fmt.Sprintf(" · %d CPUs", n)
+	}
+	return m
 }

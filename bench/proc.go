@@ -389,6 +389,11 @@ func ticksDuration(ticks uint64) time.Duration {
 // anywhere on the machine (the machine is shared).
 type cpuUse struct {
 	Server, Load, Foreign float64
+	// Subject is the CPU the process under test used, in cores (CPU
+	// seconds per second of the measurement): the server, proxy or, for
+	// client-side rows, the client. Unlike Server it stays true when load
+	// and subject share CPUs, so it gives the CPU time per operation.
+	Subject float64
 }
 
 func (u cpuUse) String() string {
@@ -397,15 +402,21 @@ func (u cpuUse) String() string {
 
 // meter watches the CPUs during one measurement.
 type meter struct {
-	cpu   cpuSample
-	own   uint64
-	pgids []int
+	cpu     cpuSample
+	own     uint64
+	subject uint64 // ticks of the first group: the process under test
+	start   time.Time
+	pgids   []int
 }
 
 // startMeter starts a measurement in which the process groups pgids (the
 // server, proxy or origin children) and this process count as ours.
 func startMeter(pgids ...int) *meter {
-	return &meter{cpu: readCPU(), own: groupTicks(pgids), pgids: pgids}
+	m := &meter{cpu: readCPU(), own: groupTicks(pgids), pgids: pgids, start: time.Now()}
+	if len(pgids) > 0 {
+		m.subject = groupTicks(pgids[:1]) - procTicks(os.Getpid())
+	}
+	return m
 }
 
 // stop ends the measurement; tool is the CPU time of the load tool that ran
@@ -419,6 +430,10 @@ func (m *meter) stop(serverCPUs, loadCPUs []int, tool time.Duration) cpuUse {
 		total += v[1] - m.cpu[id][1]
 	}
 	use := cpuUse{Server: busyPct(m.cpu, after, serverCPUs), Load: busyPct(m.cpu, after, loadCPUs)}
+	if wall := time.Since(m.start).Seconds(); wall > 0 && len(m.pgids) > 0 {
+		subject := groupTicks(m.pgids[:1]) - procTicks(os.Getpid())
+		use.Subject = float64(subject-min(subject, m.subject)) / clockTicks / wall
+	}
 	if total > 0 && len(after) > 0 {
 		ours := float64(own-m.own) + tool.Seconds()*clockTicks
 		perCPU := float64(total) / float64(len(after))

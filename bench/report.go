@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -59,6 +60,10 @@ type Result struct {
 	// ForeignCPU is what processes other than the benchmark's used during
 	// each sample, in percent of one core: the machine may be shared.
 	ForeignCPU []float64 `json:"foreign_cpu_pct,omitempty"`
+	// CPUPerOp is, for rate rows, the CPU time the subject spent per
+	// operation in microseconds (per connection, MB or request): a rate can
+	// rise by burning more cores, this cannot.
+	CPUPerOp []float64 `json:"cpu_us_per_op,omitempty"`
 	// Errors of runs that produced no sample.
 	Errors []string `json:"errors,omitempty"`
 	// Detail holds per-run facts worth keeping, e.g. full/resumed counts.
@@ -102,6 +107,9 @@ func (r *Report) AddSample(metric, subject string, v float64, use cpuUse) {
 	c.ServerCPU = append(c.ServerCPU, use.Server)
 	c.LoadCPU = append(c.LoadCPU, use.Load)
 	c.ForeignCPU = append(c.ForeignCPU, use.Foreign)
+	if m, ok := MetricByID(metric); ok && !m.LowerIsBetter && v > 0 && use.Subject > 0 {
+		c.CPUPerOp = append(c.CPUPerOp, use.Subject/v*1e6)
+	}
 	c.recompute()
 }
 
@@ -210,6 +218,7 @@ func Merge(reports ...*Report) (*Report, error) {
 			c.ServerCPU = append(c.ServerCPU, res.ServerCPU...)
 			c.LoadCPU = append(c.LoadCPU, res.LoadCPU...)
 			c.ForeignCPU = append(c.ForeignCPU, res.ForeignCPU...)
+			c.CPUPerOp = append(c.CPUPerOp, res.CPUPerOp...)
 			c.Detail = append(c.Detail, res.Detail...)
 			for _, e := range res.Errors {
 				if !slices.Contains(c.Errors, e) {
@@ -246,8 +255,9 @@ func orderSubjects(subjects []string, backends []BackendInfo) []string {
 	return slices.Concat(ref, bk, other)
 }
 
-// WriteOutputs writes results.json, table.md and chart.svg into dir and
-// returns the table text.
+// WriteOutputs writes results.json, table.md, chart.svg, report.html (the
+// table and chart in one self-contained file) and, when rsvg-convert is
+// installed, chart.png into dir, and returns the table text.
 func WriteOutputs(r *Report, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", fmt.Errorf("bench: create output directory: %w", err)
@@ -262,16 +272,27 @@ func WriteOutputs(r *Report, dir string) (string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "table.md"), []byte(sb.String()), 0o600); err != nil {
 		return "", fmt.Errorf("bench: write table: %w", err)
 	}
-	f, err := os.Create(filepath.Join(dir, "chart.svg"))
-	if err != nil {
-		return "", fmt.Errorf("bench: create chart: %w", err)
-	}
-	if err := WriteChart(f, r); err != nil {
-		_ = f.Close()
+	var chart strings.Builder
+	if err := WriteChart(&chart, r); err != nil {
 		return "", err
 	}
-	if err := f.Close(); err != nil {
+	svgPath := filepath.Join(dir, "chart.svg")
+	if err := os.WriteFile(svgPath, []byte(chart.String()), 0o600); err != nil {
 		return "", fmt.Errorf("bench: write chart: %w", err)
+	}
+	var page strings.Builder
+	if err := WriteHTML(&page, r, sb.String(), chart.String()); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.html"), []byte(page.String()), 0o600); err != nil {
+		return "", fmt.Errorf("bench: write HTML report: %w", err)
+	}
+	// A PNG for places that show no SVG; only when rsvg-convert is there.
+	if rsvg, err := exec.LookPath("rsvg-convert"); err == nil {
+		out, err := exec.Command(rsvg, "-o", filepath.Join(dir, "chart.png"), svgPath).CombinedOutput() // #nosec G204 -- fixed tool, our own output path
+		if err != nil {
+			return "", fmt.Errorf("bench: rsvg-convert: %v: %s", err, out)
+		}
 	}
 	return sb.String(), nil
 }

@@ -45,6 +45,10 @@ type Options struct {
 
 	ServerCPUs string // taskset list for servers and proxies
 	LoadCPUs   string // taskset list for load generators and the origin
+	// CPUCounts sweeps the number of CPUs the subject runs on (--cpus
+	// 1,2); each count is a whole pass over the workloads, with the CPU
+	// lists derived by splitCPUs. Empty: one pass on ServerCPUs/LoadCPUs.
+	CPUCounts []int
 
 	// Self is this binary, run as the server, load and origin children and
 	// as `gantry serve`.
@@ -80,6 +84,69 @@ type bencher struct {
 	quietWait  time.Duration
 	serverCPUs []int
 	loadCPUs   []int
+	cpus       int // CPUs of the subject in this pass: the rows' @Ncpu suffix
+	workers    int // nginx workers and HAProxy threads in this pass
+}
+
+// id is metric's ID for the current pass.
+func (b *bencher) id(metric string) string { return AtCPUs(metric, b.cpus) }
+
+// pass is one CPU configuration of a --cpus sweep.
+type pass struct {
+	cpus             int
+	server, load     string
+	serverL, loadL   []int
+	workers, threads int
+}
+
+// cpuPasses derives the passes. A subject on n CPUs of an m-CPU machine
+// gets CPUs 0..n-1 and the load the rest; with none left (n = m, as with 2
+// on this 2-core machine) load and subject share all CPUs, as the anchors
+// harness does when its --proxy-cpus and --load-cpus overlap. Go programs
+// size GOMAXPROCS from their affinity, so taskset alone sets it; nginx
+// workers and HAProxy threads are set to n.
+func cpuPasses(opt Options, machine int) ([]pass, error) {
+	if len(opt.CPUCounts) == 0 {
+		sl, err := parseCPUList(opt.ServerCPUs)
+		if err != nil {
+			return nil, err
+		}
+		ll, err := parseCPUList(opt.LoadCPUs)
+		if err != nil {
+			return nil, err
+		}
+		return []pass{{cpus: len(sl), server: opt.ServerCPUs, load: opt.LoadCPUs, serverL: sl, loadL: ll, workers: len(sl), threads: len(sl)}}, nil
+	}
+	var out []pass
+	for _, n := range opt.CPUCounts {
+		if n < 1 || n > machine {
+			return nil, fmt.Errorf("bench: --cpus %d: this machine has %d CPUs", n, machine)
+		}
+		ps := pass{cpus: n, workers: n, threads: n, server: cpuRange(0, n-1)}
+		if n < machine {
+			ps.load = cpuRange(n, machine-1)
+		} else {
+			ps.load = ps.server
+		}
+		ps.serverL, _ = parseCPUList(ps.server)
+		ps.loadL, _ = parseCPUList(ps.load)
+		out = append(out, ps)
+	}
+	return out, nil
+}
+
+func cpuRange(lo, hi int) string {
+	if lo == hi {
+		return fmt.Sprint(lo)
+	}
+	return fmt.Sprintf("%d-%d", lo, hi)
+}
+
+func (ps pass) String() string {
+	if ps.server == ps.load {
+		return fmt.Sprintf("%d CPUs: subject and load generator + origin share CPUs %s", ps.cpus, ps.server)
+	}
+	return fmt.Sprintf("%d CPU: subject on CPU %s, load generator + origin on CPU %s", ps.cpus, ps.server, ps.load)
 }
 
 func (b *bencher) want(group string) bool {
@@ -109,11 +176,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return nil, errors.New("bench: taskset is needed to pin server and load to their CPUs (apt-get install util-linux)")
 	}
 	b := &bencher{opt: opt}
-	var err error
-	if b.serverCPUs, err = parseCPUList(opt.ServerCPUs); err != nil {
-		return nil, err
-	}
-	if b.loadCPUs, err = parseCPUList(opt.LoadCPUs); err != nil {
+	passes, err := cpuPasses(opt, runtime.NumCPU())
+	if err != nil {
 		return nil, err
 	}
 	limit, err := RaiseNofile()
@@ -151,7 +215,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		Started:  time.Now().UTC().Format(time.RFC3339),
 		Host:     hostDescription(),
 		Go:       runtime.Version(),
-		CPUSplit: fmt.Sprintf("server/proxy on CPU %s, load generator + origin on CPU %s (taskset)", opt.ServerCPUs, opt.LoadCPUs),
+		CPUSplit: describePasses(passes),
 		Runs:     opt.Runs,
 		Settings: map[string]string{
 			"handshakes": fmt.Sprintf("Go crypto/tls client, X25519, %d workers, %s window after %s warm-up; one request of %d B per connection", opt.HSConns, opt.HandshakeDur, opt.Warmup, replySize),
@@ -167,7 +231,6 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	}
 	b.logf("gantry bench: backends %s; %d runs; %s", strings.Join(names(backends), ", "), opt.Runs, b.rep.CPUSplit)
 
-	var origin *child
 	if b.want(WorkHTTP) {
 		var tools []string
 		for _, t := range [][]string{{"wrk", "-v"}, {"h2load", "--version"}, {"nginx", "-v"}, {"haproxy", "-v"}} {
@@ -176,24 +239,58 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			}
 		}
 		b.rep.Settings["tools"] = strings.Join(tools, "; ")
+	}
+	if _, err := exec.LookPath("openssl"); err == nil {
+		b.rep.Settings["openssl_cli"] = toolVersion("openssl", "version")
+	}
+	for _, ps := range passes {
+		if err := b.pass(ctx, ps, backends); err != nil {
+			return b.rep, err
+		}
+	}
+	if b.quietWait > 0 {
+		b.rep.Settings["quiet_wait"] = fmt.Sprintf("waited %s in all for other processes to go quiet before measuring", b.quietWait.Round(time.Second))
+	}
+	return b.rep, nil
+}
+
+func describePasses(passes []pass) string {
+	parts := make([]string, len(passes))
+	for i, ps := range passes {
+		parts[i] = ps.String()
+	}
+	return strings.Join(parts, "; ") + " (taskset)"
+}
+
+// pass measures every workload with the subject on ps.cpus CPUs, the
+// origin restarted on this pass's load CPUs.
+func (b *bencher) pass(ctx context.Context, ps pass, backends []tls.Backend) error {
+	b.cpus, b.opt.ServerCPUs, b.opt.LoadCPUs = ps.cpus, ps.server, ps.load
+	b.serverCPUs, b.loadCPUs = ps.serverL, ps.loadL
+	b.workers = ps.workers
+	b.logf("pass: %s", ps)
+
+	var origin *child
+	if b.want(WorkHTTP) {
 		var kind string
+		var err error
 		origin, b.originPort, kind, err = b.startOrigin()
 		if err != nil {
 			b.logf("origin failed: %v; proxied rows are skipped", err)
 			b.rep.AddNote("proxied rows skipped: " + err.Error())
 		} else {
 			b.originPid = origin.pid()
-			b.rep.Settings["origin"] = fmt.Sprintf("%s, plain HTTP/1.1 keep-alive on CPU %s", kind, opt.LoadCPUs)
+			b.rep.Settings["origin"] = fmt.Sprintf("%s, plain HTTP/1.1 keep-alive on the load CPUs", kind)
 			defer origin.stop()
 		}
 	}
 
-	for run := 1; run <= opt.Runs; run++ {
+	for run := 1; run <= b.opt.Runs; run++ {
 		// Rotate the order so no backend always goes first.
 		order := slices.Concat(backends[(run-1)%len(backends):], backends[:(run-1)%len(backends)])
 		for _, bk := range order {
 			if err := ctx.Err(); err != nil {
-				return b.rep, err
+				return err
 			}
 			b.backendRun(ctx, run, bk.Name())
 		}
@@ -202,7 +299,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			for _, bk := range order {
 				targets = append(targets, b.gantryTarget(bk.Name()))
 			}
-			for _, c := range opt.Compare {
+			for _, c := range b.opt.Compare {
 				switch c {
 				case "nginx":
 					targets = append(targets, b.nginxTarget())
@@ -212,16 +309,13 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			}
 			for _, t := range targets {
 				if err := ctx.Err(); err != nil {
-					return b.rep, err
+					return err
 				}
 				b.proxiedRun(ctx, run, t)
 			}
 		}
 	}
-	if b.quietWait > 0 {
-		b.rep.Settings["quiet_wait"] = fmt.Sprintf("waited %s in all for other processes to go quiet before measuring", b.quietWait.Round(time.Second))
-	}
-	return b.rep, nil
+	return nil
 }
 
 // Waiting for quiet is bounded per measurement and per invocation, so a
@@ -305,7 +399,13 @@ func utsString(b []int8) string {
 // startServer runs `gantry bench server` for backend on the server CPUs and
 // returns it with its ECDSA and RSA addresses.
 func (b *bencher) startServer(backend string) (*child, map[string]string, error) {
-	c, err := startChild("bench server ("+backend+")", b.opt.ServerCPUs, b.opt.Self, "bench", "server",
+	return b.startServerOn(backend, b.opt.ServerCPUs)
+}
+
+// startServerOn is startServer on the given CPUs: the load CPUs for the
+// fixed server of the client-side rows.
+func (b *bencher) startServerOn(backend, cpus string) (*child, map[string]string, error) {
+	c, err := startChild("bench server ("+backend+")", cpus, b.opt.Self, "bench", "server",
 		"--backend", backend, "--ecdsa-cert", b.ecdsa.Cert, "--ecdsa-key", b.ecdsa.Key,
 		"--rsa-cert", b.rsa.Cert, "--rsa-key", b.rsa.Key)
 	if err != nil {
@@ -341,18 +441,40 @@ func (b *bencher) runLoad(ctx context.Context, serverPid int, args ...string) (L
 	return res, use, nil
 }
 
+// runClientLoad runs `gantry bench load --client-backend` on the subject
+// CPUs against the fixed server peerPid; the client is the subject, so its
+// own CPU time is the Subject figure.
+func (b *bencher) runClientLoad(ctx context.Context, peerPid int, args ...string) (LoadResult, cpuUse, error) {
+	b.waitQuiet()
+	m := startMeter(peerPid)
+	start := time.Now()
+	out, used, err := runTool(ctx, b.opt.ServerCPUs, append([]string{b.opt.Self, "bench", "load"}, args...)...)
+	use := m.stop(b.serverCPUs, b.loadCPUs, used)
+	if wall := time.Since(start).Seconds(); wall > 0 {
+		use.Subject = used.Seconds() / wall
+	}
+	if err != nil {
+		return LoadResult{}, use, err
+	}
+	var res LoadResult
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &res); err != nil {
+		return LoadResult{}, use, fmt.Errorf("bench: load output %q: %w", out, err)
+	}
+	return res, use, nil
+}
+
 // backendRun measures the handshake, bulk and idle workloads of one backend
 // once.
 func (b *bencher) backendRun(ctx context.Context, run int, backend string) {
-	prefix := fmt.Sprintf("run %d/%d %s", run, b.opt.Runs, backend)
+	prefix := fmt.Sprintf("%d CPU run %d/%d %s", b.cpus, run, b.opt.Runs, backend)
 	if b.want(WorkHandshake) || b.want(WorkBulk) {
 		srv, addrs, err := b.startServer(backend)
 		if err != nil {
 			b.logf("%s: server failed: %v", prefix, err)
 			for _, h := range handshakeCases {
-				b.rep.AddError(h.id(), backend, err.Error())
+				b.rep.AddError(b.id(h.id()), backend, err.Error())
 			}
-			b.rep.AddError(MetricBulk, backend, err.Error())
+			b.rep.AddError(b.id(MetricBulk), backend, err.Error())
 		} else {
 			if b.want(WorkHandshake) {
 				for _, h := range handshakeCases {
@@ -365,26 +487,67 @@ func (b *bencher) backendRun(ctx context.Context, run int, backend string) {
 			srv.stop()
 		}
 	}
+	if b.want(WorkHandshake) {
+		b.clientRuns(ctx, prefix, backend)
+	}
 	if b.want(WorkIdle) && b.opt.IdleConns > 0 {
 		b.idleRun(ctx, prefix, backend)
 	}
 }
 
+// clientRuns measures the client-side rows: the backend under test dials
+// (on the subject CPUs, as the proxy dials a TLS upstream) a crypto/tls
+// server on the load CPUs, which is the same for every backend.
+func (b *bencher) clientRuns(ctx context.Context, prefix, backend string) {
+	srv, addrs, err := b.startServerOn(ReferenceSubject, b.opt.LoadCPUs)
+	if err != nil {
+		b.logf("%s: client-side peer failed: %v", prefix, err)
+		for _, h := range clientHandshakeCases {
+			b.rep.AddError(b.id(h.clientID()), backend, err.Error())
+		}
+		return
+	}
+	defer srv.stop()
+	for _, h := range clientHandshakeCases {
+		if ctx.Err() != nil {
+			return
+		}
+		b.handshakeCase(ctx, prefix, backend, h, h.clientID(), "client "+h.label(), srv.pid(), addrs[h.Cert], true)
+	}
+}
+
 func (b *bencher) handshakeRun(ctx context.Context, prefix, backend string, h handshakeCase, pid int, addr string) {
+	b.handshakeCase(ctx, prefix, backend, h, h.id(), h.label(), pid, addr, false)
+}
+
+// handshakeCase measures one handshake row: server side (the crypto/tls
+// load against the backend's server, pid) or client side (the backend's
+// client as the load, on the subject CPUs, against the server pid).
+func (b *bencher) handshakeCase(ctx context.Context, prefix, backend string, h handshakeCase, metric, what string, pid int, addr string, client bool) {
 	mode := "full"
 	if h.Resume {
 		mode = "resume"
 	}
-	res, use, err := b.runLoad(ctx, pid, "--addr", addr, "--mode", mode, "--tls", h.Version,
-		"--conns", fmt.Sprint(b.opt.HSConns), "--dur", b.opt.HandshakeDur.String(), "--warmup", b.opt.Warmup.String())
-	label := prefix + " " + h.label()
+	args := []string{"--addr", addr, "--mode", mode, "--tls", h.Version,
+		"--conns", fmt.Sprint(b.opt.HSConns), "--dur", b.opt.HandshakeDur.String(), "--warmup", b.opt.Warmup.String()}
+	var (
+		res LoadResult
+		use cpuUse
+		err error
+	)
+	if client {
+		res, use, err = b.runClientLoad(ctx, pid, append(args, "--client-backend", backend)...)
+	} else {
+		res, use, err = b.runLoad(ctx, pid, args...)
+	}
+	label := prefix + " " + what
 	if err != nil {
 		b.logf("%s: %v", label, err)
-		b.rep.AddError(h.id(), backend, err.Error())
+		b.rep.AddError(b.id(metric), backend, err.Error())
 		return
 	}
 	detail := fmt.Sprintf("full=%d resumed=%d errors=%d group=%s", res.Full, res.Resumed, res.Errors, res.Group)
-	b.rep.AddDetail(h.id(), backend, detail)
+	b.rep.AddDetail(b.id(metric), backend, detail)
 	switch {
 	case res.OK == 0 && res.FirstErr == "":
 		err = fmt.Errorf("no connection completed within the %s window", b.opt.HandshakeDur)
@@ -397,10 +560,10 @@ func (b *bencher) handshakeRun(ctx context.Context, prefix, backend string, h ha
 	}
 	if err != nil {
 		b.logf("%s: %v", label, err)
-		b.rep.AddError(h.id(), backend, err.Error())
+		b.rep.AddError(b.id(metric), backend, err.Error())
 		return
 	}
-	b.rep.AddSample(h.id(), backend, res.Rate, use)
+	b.rep.AddSample(b.id(metric), backend, res.Rate, use)
 	b.logf("%s: %.0f conn/s (%s; %s)", label, res.Rate, detail, use)
 }
 
@@ -412,10 +575,10 @@ func (b *bencher) bulkRun(ctx context.Context, prefix, backend string, pid int, 
 	}
 	if err != nil {
 		b.logf("%s bulk: %v", prefix, err)
-		b.rep.AddError(MetricBulk, backend, err.Error())
+		b.rep.AddError(b.id(MetricBulk), backend, err.Error())
 		return
 	}
-	b.rep.AddSample(MetricBulk, backend, res.MBps, use)
+	b.rep.AddSample(b.id(MetricBulk), backend, res.MBps, use)
 	b.logf("%s bulk: %.0f MB/s (%s)", prefix, res.MBps, use)
 }
 
@@ -425,7 +588,7 @@ func (b *bencher) bulkRun(ctx context.Context, prefix, backend string, pid int, 
 func (b *bencher) idleRun(ctx context.Context, prefix, backend string) {
 	fail := func(err error) {
 		b.logf("%s idle memory: %v", prefix, err)
-		b.rep.AddError(MetricIdleMem, backend, err.Error())
+		b.rep.AddError(b.id(MetricIdleMem), backend, err.Error())
 	}
 	srv, addrs, err := b.startServer(backend)
 	if err != nil {
@@ -480,8 +643,8 @@ func (b *bencher) idleRun(ctx context.Context, prefix, backend string) {
 		return
 	}
 	perConn := (after - before) / float64(res.OK)
-	b.rep.AddSample(MetricIdleMem, backend, perConn, use)
-	b.rep.AddDetail(MetricIdleMem, backend, fmt.Sprintf("rss %.0f -> %.0f KiB with %d connections", before, after, res.OK))
+	b.rep.AddSample(b.id(MetricIdleMem), backend, perConn, use)
+	b.rep.AddDetail(b.id(MetricIdleMem), backend, fmt.Sprintf("rss %.0f -> %.0f KiB with %d connections", before, after, res.OK))
 	b.logf("%s idle memory: %.1f KiB/conn (RSS %.1f -> %.1f MiB, %d conns)", prefix, perConn, before/1024, after/1024, res.OK)
 }
 
@@ -497,12 +660,12 @@ func (b *bencher) settledRSS(srv *child) (float64, error) {
 
 // proxiedRun measures h1 and h2 through one proxy once.
 func (b *bencher) proxiedRun(ctx context.Context, run int, t proxyTarget) {
-	prefix := fmt.Sprintf("run %d/%d %s proxied", run, b.opt.Runs, t.subject)
+	prefix := fmt.Sprintf("%d CPU run %d/%d %s proxied", b.cpus, run, b.opt.Runs, t.subject)
 	metrics := []string{MetricH1RPS, MetricH1P50, MetricH1P99, MetricH2RPS, MetricH2P50, MetricH2P99}
 	fail := func(ms []string, err error) {
 		b.logf("%s: %v", prefix, err)
 		for _, m := range ms {
-			b.rep.AddError(m, t.subject, err.Error())
+			b.rep.AddError(b.id(m), t.subject, err.Error())
 		}
 	}
 	port, err := freePort()
@@ -533,7 +696,7 @@ func (b *bencher) proxiedRun(ctx context.Context, run int, t proxyTarget) {
 		}
 		for i, v := range []float64{res.RPS, res.P50ms, res.P99ms} {
 			if !math.IsNaN(v) {
-				b.rep.AddSample(ms[i], t.subject, v, use)
+				b.rep.AddSample(b.id(ms[i]), t.subject, v, use)
 			}
 		}
 		b.logf("%s %s: %.0f req/s, p50 %.2f ms, p99 %.2f ms (%s)", prefix, proto, res.RPS, res.P50ms, res.P99ms, use)

@@ -42,7 +42,11 @@ func WriteTable(w io.Writer, r *Report) error {
 				if Median(c.ForeignCPU) > noisyPct {
 					mark, anyNoisy = mark+" ‡", true
 				}
-				fmt.Fprintf(&b, " %s (%s–%s)%s |", num(c.Median), num(c.Min), num(c.Max), mark)
+				cpu := ""
+				if len(c.CPUPerOp) > 0 {
+					cpu = " · " + cpuPerOp(Median(c.CPUPerOp))
+				}
+				fmt.Fprintf(&b, " %s (%s–%s)%s%s |", num(c.Median), num(c.Min), num(c.Max), cpu, mark)
 			case c != nil && len(c.Errors) > 0:
 				b.WriteString(" n/a |")
 			default:
@@ -51,6 +55,7 @@ func WriteTable(w io.Writer, r *Report) error {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("\nAfter · : CPU time the subject (server, proxy, or the client in client rows) used per operation — connection, MB or request — median over runs.\n")
 	if anyBound {
 		fmt.Fprintf(&b, "\n† the load CPU was at least %d%% busy (median): the figure is a lower bound for the server side.\n", loadBoundPct)
 	}
@@ -152,16 +157,42 @@ func writeRatios(b *strings.Builder, r *Report, metrics []Metric, base, title st
 	}
 }
 
-// presentMetrics is the catalogue restricted to rows with any cell.
+// presentMetrics is the catalogue restricted to rows with any cell, each
+// row followed by the same row on more CPUs when the report swept CPU
+// counts, so the two read side by side.
 func presentMetrics(r *Report) []Metric {
+	counts := cpuCounts(r)
+	sweep := len(counts) > 1
 	var out []Metric
-	for _, m := range Metrics {
-		for _, res := range r.Results {
-			if res.Metric == m.ID {
-				out = append(out, m)
-				break
+	for _, base := range Metrics {
+		for _, n := range counts {
+			m := base.at(n)
+			if sweep && n == 1 {
+				m.Label += " · 1 CPU"
+			}
+			for _, res := range r.Results {
+				if res.Metric == m.ID {
+					out = append(out, m)
+					break
+				}
 			}
 		}
+	}
+	return out
+}
+
+// cpuCounts are the CPU counts the report's rows were measured on, in
+// increasing order.
+func cpuCounts(r *Report) []int {
+	var out []int
+	for _, res := range r.Results {
+		if _, n := splitCPUs(res.Metric); n >= 1 && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	if len(out) == 0 {
+		out = []int{1}
 	}
 	return out
 }
@@ -178,6 +209,14 @@ func missingCells(r *Report, metrics []Metric) []string {
 		}
 	}
 	return out
+}
+
+// cpuPerOp prints microseconds of CPU per operation in a readable unit.
+func cpuPerOp(us float64) string {
+	if us >= 1000 {
+		return num(us/1000) + " ms CPU"
+	}
+	return num(us) + " µs CPU"
 }
 
 // num prints a figure with as many digits as are meaningful for its size.

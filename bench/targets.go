@@ -205,7 +205,7 @@ func (b *bencher) nginxTarget() proxyTarget {
 			return nil, fmt.Errorf("bench: nginx dir: %w", err)
 		}
 		conf := filepath.Join(dir, "nginx.conf")
-		if err := os.WriteFile(conf, []byte(nginxProxyConf(dir, port, b.originPort, b.ecdsa)), 0o600); err != nil {
+		if err := os.WriteFile(conf, []byte(nginxProxyConf(dir, port, b.originPort, b.ecdsa, max(b.workers, 1))), 0o600); err != nil {
 			return nil, fmt.Errorf("bench: nginx config: %w", err)
 		}
 		return startChild("nginx proxy", b.opt.ServerCPUs, nginx, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"))
@@ -219,7 +219,7 @@ func (b *bencher) haproxyTarget() proxyTarget {
 			return nil, errors.New("bench: haproxy is not installed (apt-get install haproxy)")
 		}
 		conf := filepath.Join(b.work, "haproxy.cfg")
-		if err := os.WriteFile(conf, []byte(haproxyConf(port, b.originPort, b.ecdsa)), 0o600); err != nil {
+		if err := os.WriteFile(conf, []byte(haproxyConf(port, b.originPort, b.ecdsa, max(b.workers, 1))), 0o600); err != nil {
 			return nil, fmt.Errorf("bench: haproxy config: %w", err)
 		}
 		return startChild("haproxy", b.opt.ServerCPUs, hp, "-db", "-f", conf)
@@ -292,8 +292,9 @@ func nginxOriginConf(dir string, port int) string {
 `, port, dir)
 }
 
-func nginxProxyConf(dir string, port, originPort int, cert certFiles) string {
-	return "worker_processes 1;\n" + nginxCommon(dir) + "http {\n" + nginxTemps(dir) + fmt.Sprintf(`  ssl_protocols TLSv1.2 TLSv1.3;
+// nginxProxyConf runs workers worker processes: one per CPU the proxy has.
+func nginxProxyConf(dir string, port, originPort int, cert certFiles, workers int) string {
+	return fmt.Sprintf("worker_processes %d;\n", workers) + nginxCommon(dir) + "http {\n" + nginxTemps(dir) + fmt.Sprintf(`  ssl_protocols TLSv1.2 TLSv1.3;
   ssl_session_cache shared:SSL:20m;
   ssl_session_tickets on;
   upstream origin {
@@ -320,9 +321,10 @@ func nginxProxyConf(dir string, port, originPort int, cert certFiles) string {
 `, originPort, port, cert.Cert, cert.Key)
 }
 
-func haproxyConf(port, originPort int, cert certFiles) string {
+// haproxyConf runs threads threads: one per CPU the proxy has.
+func haproxyConf(port, originPort int, cert certFiles, threads int) string {
 	return fmt.Sprintf(`global
-  nbthread 1
+  nbthread %d
   maxconn 8000
   ssl-default-bind-options ssl-min-ver TLSv1.2
 defaults
@@ -337,7 +339,7 @@ frontend fe
   default_backend be
 backend be
   server origin 127.0.0.1:%d
-`, port, cert.PEM, originPort)
+`, threads, port, cert.PEM, originPort)
 }
 
 // httpSecs is d in whole seconds, at least 1: wrk and h2load take seconds.

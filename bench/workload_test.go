@@ -65,7 +65,7 @@ func TestHandshakeLoad(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			addr := startTestServer(t, tt.cert)
-			res := handshakeLoad(addr, clientConfig(tt.version), tt.resume, 2, 100*time.Millisecond, 300*time.Millisecond)
+			res := handshakeLoad(stdWorkers(addr, clientConfig(tt.version), tt.resume), 2, 100*time.Millisecond, 300*time.Millisecond)
 			require.Positive(t, res.OK, "first error: %s", res.FirstErr)
 			assert.Zero(t, res.Errors, res.FirstErr)
 			assert.Equal(t, res.OK, res.Full+res.Resumed)
@@ -96,7 +96,7 @@ func TestHandshakeLoadCountsErrors(t *testing.T) {
 			c.Close()
 		}
 	}()
-	res := handshakeLoad(ln.Addr().String(), clientConfig(stdtls.VersionTLS13), false, 1, 0, 100*time.Millisecond)
+	res := handshakeLoad(stdWorkers(ln.Addr().String(), clientConfig(stdtls.VersionTLS13), false), 1, 0, 100*time.Millisecond)
 	assert.Zero(t, res.OK)
 	assert.Positive(t, res.Errors)
 	assert.NotEmpty(t, res.FirstErr)

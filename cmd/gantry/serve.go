@@ -5,23 +5,18 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"regexp"
-	"syscall"
 	"text/template"
 	"time"
 
 	"github.com/gantry-proxy/gantry/certs"
 	"github.com/gantry-proxy/gantry/internal/config"
 	"github.com/gantry-proxy/gantry/internal/demo"
-	"github.com/gantry-proxy/gantry/internal/metrics"
-	"github.com/gantry-proxy/gantry/proxy"
 	gantrytls "github.com/gantry-proxy/gantry/tls"
 )
 
@@ -78,9 +73,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
 	var (
 		c   *config.Config
 		err error
@@ -99,80 +91,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-
-	opts := c.Options(stderr, stdout)
-	var (
-		m  *metrics.Metrics
-		ms *metricsServer
-	)
-	if c.Metrics.Address != "" {
-		m = newMetrics()
-		opts.Metrics = m
-	}
-	p, err := proxy.New(opts)
-	if err != nil {
-		fmt.Fprintf(stderr, "gantry serve: %v\n", err)
-		return 1
-	}
-	if err := p.Listen(); err != nil {
-		_ = p.Close()
-		fmt.Fprintf(stderr, "gantry serve: %v\n", err)
-		return 1
-	}
-	if m != nil {
-		// Bound with the listeners, before privileges are dropped.
-		if ms, err = listenMetrics(c.Metrics.Address, m); err != nil {
-			_ = p.Close()
-			fmt.Fprintf(stderr, "gantry serve: %v\n", err)
-			return 1
+	var ready func([]net.Addr)
+	if dev != nil {
+		ready = func(addrs []net.Addr) {
+			fmt.Fprintf(stdout, "serving the embedded default config: demo origin on http://%s, development certificates in %s\n", dev.origin.Addr(), dev.dir)
+			fmt.Fprintf(stdout, "try:\n  %s\n", curlLine(dev.files.CA, addrs[0]))
 		}
-		defer ms.shutdown()
 	}
-	if err := dropPrivileges(c.Identity()); err != nil {
-		_ = p.Close()
-		fmt.Fprintf(stderr, "gantry serve: %v\n", err)
-		return 1
-	}
-
-	addrs := p.Addrs()
-	for i, a := range addrs {
-		l := c.Listeners[i]
-		fmt.Fprintf(stdout, "gantry %s: listener %q on https://%s (TLS backend %s)\n", version, l.Name, a, l.TLS.Backend)
-	}
-	if ms != nil {
-		ms.serve(stderr)
-		fmt.Fprintf(stdout, "gantry %s: metrics on http://%s/metrics\n", version, ms.Addr())
-	}
-	if dev != nil && len(addrs) > 0 {
-		fmt.Fprintf(stdout, "serving the embedded default config: demo origin on http://%s, development certificates in %s\n", dev.origin.Addr(), dev.dir)
-		fmt.Fprintf(stdout, "try:\n  %s\n", curlLine(dev.files.CA, addrs[0]))
-	}
-
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(nil) }()
-
-	select {
-	case err := <-served:
-		// Serve returned without Shutdown: a fatal accept error.
-		fmt.Fprintf(stderr, "gantry serve: %v\n", err)
-		_ = p.Close()
-		return 1
-	case <-ctx.Done():
-	}
-	stop() // a second signal now kills the process the default way
-
-	fmt.Fprintf(stderr, "gantry serve: shutting down (grace %s)\n", c.Server.Timeouts.ShutdownGrace)
-	sctx, cancel := context.WithTimeout(context.Background(), c.Server.Timeouts.ShutdownGrace)
-	defer cancel()
-	if err := p.Shutdown(sctx); err != nil {
-		// Requests cut short at the end of the grace period are expected
-		// on a deadline; the shutdown itself still succeeded.
-		fmt.Fprintf(stderr, "gantry serve: shutdown: %v\n", err)
-	}
-	if err := <-served; err != nil && !errors.Is(err, proxy.ErrServerClosed) {
-		fmt.Fprintf(stderr, "gantry serve: %v\n", err)
-	}
-	return 0
+	return runConfig(ctx, "gantry serve", c, stdout, stderr, ready)
 }
 
 // curlLine is the command that fetches / through the listener at addr,
