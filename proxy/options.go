@@ -71,6 +71,11 @@ type ListenerOptions struct {
 	// ProxyProtocol reads the PROXY protocol header a load balancer in
 	// front of the listener sends. Off by default.
 	ProxyProtocol ProxyProtocolOptions `yaml:"proxy_protocol"`
+	// ReusePort sets SO_REUSEPORT on the socket, so that several Gantry
+	// processes can bind the same address and the kernel spreads new
+	// connections over them. Off by default: with it, a second process
+	// started by mistake shares the port instead of failing to bind.
+	ReusePort bool `yaml:"reuse_port"`
 }
 
 // ListenerTLS selects the TLS backend and configuration of a listener.

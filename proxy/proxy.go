@@ -33,6 +33,9 @@ type Proxy struct {
 	listeners []*listener
 	router    *router
 	upstreams *upstream.Transport
+	// upstreamLog reports upstream failures at warn, a bounded number of
+	// lines per server.
+	upstreamLog *upstreamLog
 
 	ctx    context.Context // cancelled by Close: aborts everything
 	cancel context.CancelFunc
@@ -58,6 +61,7 @@ type listener struct {
 	proxyProtocol *listen.ProxyProtocol // nil when off
 	h2            *h2.Server
 	open          atomic.Int64
+	reusePort     bool
 }
 
 // New validates opts and compiles every TLS configuration once. Nothing
@@ -102,14 +106,16 @@ func New(opts Options) (*Proxy, error) {
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.warm = h2.NewWarmPool(p.ctx)
+	p.upstreamLog = newUpstreamLog(p.log)
 
 	p.upstreams = upstream.NewTransport(p.ctx, upstream.Settings{
 		Timeouts:       p.timeouts.upstreamPart(),
 		MaxHeaderBytes: p.limits.MaxHeaderBytes,
 		OnAttemptError: func(group, addr string, attempt int, err error) {
 			p.metrics.UpstreamError(group, addr, err)
-			p.log.Debug("upstream attempt failed", "addr", addr, "attempt", attempt, "err", err)
+			p.upstreamLog.failed(group, addr, attempt, err)
 		},
+		OnServerState: p.upstreamLog.state,
 	})
 	if p.router, err = newRouter(p.upstreams, opts.Upstreams, opts.Routes); err != nil {
 		p.cancel() // stops the pool sweeper newRouter may have started
@@ -132,7 +138,7 @@ func (p *Proxy) compileListener(i int, lo ListenerOptions) (*listener, error) {
 	if err := lo.Timeouts.validate(); err != nil {
 		return nil, fmt.Errorf("proxy: listener %d: %w", i, err)
 	}
-	l := &listener{name: lo.Name, addr: lo.Addr, timeouts: lo.Timeouts.over(p.timeouts)}
+	l := &listener{name: lo.Name, addr: lo.Addr, timeouts: lo.Timeouts.over(p.timeouts), reusePort: lo.ReusePort}
 	if l.name == "" {
 		l.name = lo.Addr
 	}
@@ -223,10 +229,9 @@ func (p *Proxy) Listen() error {
 	if len(p.listeners) == 0 {
 		return errors.New("proxy: no listener configured")
 	}
-	var lc net.ListenConfig
 	lns := make([]net.Listener, 0, len(p.listeners))
 	for _, l := range p.listeners {
-		ln, err := lc.Listen(p.ctx, "tcp", l.addr)
+		ln, err := listen.Bind(p.ctx, l.addr, l.reusePort)
 		if err != nil {
 			for _, done := range lns {
 				_ = done.Close()

@@ -150,18 +150,26 @@ func (s *Server) available(now int64) bool {
 }
 
 // result records the outcome of one attempt for passive health checks.
+// An ejection is reported when it starts and a recovery at the first
+// success after it, once each, so an outage shows in the log without a
+// line per request.
 func (s *Server) result(err error) {
+	g := s.group
 	if err == nil {
 		s.fails.Store(0)
+		if u := s.ejectedUntil.Load(); u != 0 && s.ejectedUntil.CompareAndSwap(u, 0) {
+			g.client.t.serverState(g.name, s.addr, StateRecovered, nil)
+		}
 		return
 	}
-	g := s.group
 	if g.maxFails < 0 {
 		return
 	}
 	if s.fails.Add(1) >= g.maxFails {
 		s.fails.Store(0)
-		s.ejectedUntil.Store(time.Now().Add(g.ejectFor).UnixNano())
+		if s.ejectedUntil.Swap(time.Now().Add(g.ejectFor).UnixNano()) == 0 {
+			g.client.t.serverState(g.name, s.addr, StateEjected, err)
+		}
 	}
 }
 

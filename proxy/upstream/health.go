@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -20,7 +21,14 @@ func (g *Group) healthLoop(s *Server) {
 	defer t.Stop()
 	ctx := g.client.t.ctx
 	for {
-		s.unhealthy.Store(!g.probe(s, timeout))
+		ok, reason := g.probe(s, timeout)
+		if was := s.unhealthy.Swap(!ok); was != !ok {
+			st := StateUnhealthy
+			if ok {
+				st = StateHealthy
+			}
+			g.client.t.serverState(g.name, s.addr, st, reason)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -30,34 +38,37 @@ func (g *Group) healthLoop(s *Server) {
 }
 
 // probe sends one GET of the health path on a fresh connection. It does
-// not count as load or as a passive health result.
-func (g *Group) probe(s *Server, timeout time.Duration) bool {
+// not count as load or as a passive health result. A failed probe says why.
+func (g *Group) probe(s *Server, timeout time.Duration) (bool, error) {
 	ctx, cancel := context.WithTimeout(g.client.t.ctx, timeout)
 	defer cancel()
 	var hdr h1.Header
 	hdr.Add("User-Agent", "gantry-health-check")
 	req := &Request{Method: http.MethodGet, Authority: s.addr, Path: g.check.Path, Header: &hdr, Context: ctx}
 	done := make(chan struct{})
-	var ok bool
+	var reason error
 	go func() {
 		defer close(done)
 		resp, _, err := g.client.attempt(req, s.addr, true)
 		if err != nil {
+			reason = err
 			return
 		}
 		resp.Done(false)
 		st := resp.Status
+		ok := st >= 200 && st < 400
 		if want := g.check.ExpectStatus; want != 0 {
 			ok = st == want
-		} else {
-			ok = st >= 200 && st < 400
+		}
+		if !ok {
+			reason = fmt.Errorf("health check %s answered %d", g.check.Path, st)
 		}
 	}()
 	select {
 	case <-done:
-		return ok
+		return reason == nil, reason
 	case <-ctx.Done():
 		<-done
-		return false
+		return false, ErrTimeout
 	}
 }

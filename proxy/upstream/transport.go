@@ -26,6 +26,27 @@ type Settings struct {
 	// OnAttemptError, when set, is told about every failed attempt (the
 	// one retried included), for metrics and logs.
 	OnAttemptError func(group, addr string, attempt int, err error)
+	// OnServerState, when set, is told once when a server changes state:
+	// ejected by passive health checking, back after an ejection, failing
+	// or passing its active health check. reason says why (the error).
+	OnServerState func(group, addr string, state ServerState, reason error)
+}
+
+// ServerState is what OnServerState reports.
+type ServerState string
+
+// Server states.
+const (
+	StateEjected   ServerState = "ejected"
+	StateRecovered ServerState = "recovered"
+	StateUnhealthy ServerState = "unhealthy"
+	StateHealthy   ServerState = "healthy"
+)
+
+func (t *Transport) serverState(g, addr string, st ServerState, reason error) {
+	if f := t.set.OnServerState; f != nil {
+		f(g, addr, st, reason)
+	}
 }
 
 // Transport owns every compiled upstream TLS client and their pools, and
