@@ -46,6 +46,8 @@ type Proxy struct {
 	conns     map[*trackedConn]struct{}
 	serving   bool
 	shutdown  atomic.Bool
+	draining  atomic.Bool    // listeners closing: accept errors are expected
+	acceptWG  sync.WaitGroup // accept loops running
 	connWG    sync.WaitGroup
 	healthWG  sync.WaitGroup
 	closeOnce sync.Once
@@ -308,8 +310,12 @@ func (p *Proxy) Serve(lns []net.Listener) error {
 
 	p.router.startHealthChecks(&p.healthWG)
 	errc := make(chan error, len(lns))
+	p.acceptWG.Add(len(lns))
 	for i, ln := range lns {
-		go func() { errc <- p.acceptLoop(p.listeners[i], ln) }()
+		go func() {
+			defer p.acceptWG.Done()
+			errc <- p.acceptLoop(p.listeners[i], ln)
+		}()
 	}
 	var first error
 	for range lns {
@@ -329,7 +335,7 @@ func (p *Proxy) acceptLoop(l *listener, ln net.Listener) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if p.shutdown.Load() {
+			if p.shutdown.Load() || p.draining.Load() {
 				return nil
 			}
 			var ne net.Error
@@ -405,10 +411,10 @@ func (p *Proxy) closeListeners() {
 // closes whatever is left. It returns ctx.Err() if it had to cut requests
 // short.
 func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.stopAccepting()
 	p.mu.Lock()
 	p.shutdown.Store(true)
 	p.mu.Unlock()
-	p.closeListeners()
 	for _, l := range p.listeners {
 		// GOAWAY on every HTTP/2 connection, which then closes once its
 		// streams end.
@@ -482,12 +488,24 @@ func (p *Proxy) closeAll() {
 	}
 }
 
+// stopAccepting closes the listeners and waits until no accept loop is
+// left, before shutdown refuses new connections: when a successor serves
+// the same sockets (reload, upgrade), a connection this proxy accepted as
+// it stopped is then served here, not dropped.
+func (p *Proxy) stopAccepting() {
+	p.draining.Store(true)
+	p.closeListeners()
+	p.acceptWG.Wait()
+}
+
 // trackedConn is an accepted connection with its keep-alive state, so
 // Shutdown can close the idle ones without cutting a request.
 type trackedConn struct {
 	net.Conn
-	// idle is true while an HTTP/1.1 connection waits for the next request
-	// (or a TLS handshake has not finished).
+	// idle is true while an HTTP/1.1 connection waits for its next
+	// request after the first: a connection still in its handshake or
+	// before its first request is not idle, so a drain lets a client that
+	// just connected have its answer.
 	idle atomic.Bool
 }
 

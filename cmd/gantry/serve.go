@@ -5,13 +5,13 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"syscall"
 	"text/template"
@@ -20,8 +20,6 @@ import (
 	"github.com/gantry-proxy/gantry/certs"
 	"github.com/gantry-proxy/gantry/internal/config"
 	"github.com/gantry-proxy/gantry/internal/demo"
-	"github.com/gantry-proxy/gantry/internal/metrics"
-	"github.com/gantry-proxy/gantry/proxy"
 	gantrytls "github.com/gantry-proxy/gantry/tls"
 )
 
@@ -86,7 +84,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		err error
 		dev *demoSetup
 	)
+	// Started by an upgrade: the old process's sockets arrive first.
+	from, err := inheritedHandOff()
+	if err != nil {
+		from.fail(err)
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 	if *file != "" {
+		if abs, aerr := filepath.Abs(*file); aerr == nil {
+			*file = abs // an upgrade starts the new binary elsewhere, maybe
+		}
 		c, err = config.Load(*file)
 	} else {
 		dev, err = startDemo(*listen, *backend)
@@ -96,51 +104,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	if err != nil {
+		from.fail(err)
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 
-	opts := c.Options(stderr, stdout)
-	var (
-		m  *metrics.Metrics
-		ms *metricsServer
-	)
-	if c.Metrics.Address != "" {
-		m = newMetrics()
-		opts.Metrics = m
-	}
-	p, err := proxy.New(opts)
+	// The runtime binds (or inherits) the listeners, the metrics and
+	// control sockets, drops privileges and writes the pid file.
+	rt, err := newRuntime(c, *file, from, stdout, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "gantry serve: %v\n", err)
+		from.fail(err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if err := p.Listen(); err != nil {
-		_ = p.Close()
-		fmt.Fprintf(stderr, "gantry serve: %v\n", err)
-		return 1
-	}
-	if m != nil {
-		// Bound with the listeners, before privileges are dropped.
-		if ms, err = listenMetrics(c.Metrics.Address, m); err != nil {
-			_ = p.Close()
-			fmt.Fprintf(stderr, "gantry serve: %v\n", err)
-			return 1
-		}
-		defer ms.shutdown()
-	}
-	if err := dropPrivileges(c.Identity()); err != nil {
-		_ = p.Close()
-		fmt.Fprintf(stderr, "gantry serve: %v\n", err)
-		return 1
-	}
+	ms := rt.ms
 
-	addrs := p.Addrs()
+	addrs := rt.addrs()
 	for i, a := range addrs {
 		l := c.Listeners[i]
 		fmt.Fprintf(stdout, "gantry %s: listener %q on https://%s (TLS backend %s)\n", version, l.Name, a, l.TLS.Backend)
 	}
 	if ms != nil {
-		ms.serve(stderr)
 		fmt.Fprintf(stdout, "gantry %s: metrics on http://%s/metrics\n", version, ms.Addr())
 	}
 	if dev != nil && len(addrs) > 0 {
@@ -148,31 +132,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "try:\n  %s\n", curlLine(dev.files.CA, addrs[0]))
 	}
 
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(nil) }()
-
-	select {
-	case err := <-served:
-		// Serve returned without Shutdown: a fatal accept error.
-		fmt.Fprintf(stderr, "gantry serve: %v\n", err)
-		_ = p.Close()
-		return 1
-	case <-ctx.Done():
-	}
-	stop() // a second signal now kills the process the default way
-
-	fmt.Fprintf(stderr, "gantry serve: shutting down (grace %s)\n", c.Server.Timeouts.ShutdownGrace)
-	sctx, cancel := context.WithTimeout(context.Background(), c.Server.Timeouts.ShutdownGrace)
-	defer cancel()
-	if err := p.Shutdown(sctx); err != nil {
-		// Requests cut short at the end of the grace period are expected
-		// on a deadline; the shutdown itself still succeeded.
-		fmt.Fprintf(stderr, "gantry serve: shutdown: %v\n", err)
-	}
-	if err := <-served; err != nil && !errors.Is(err, proxy.ErrServerClosed) {
-		fmt.Fprintf(stderr, "gantry serve: %v\n", err)
-	}
-	return 0
+	return rt.run(ctx, from)
 }
 
 // curlLine is the command that fetches / through the listener at addr,

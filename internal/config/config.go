@@ -56,6 +56,14 @@ type Server struct {
 	// listeners are bound. Empty keeps the current one.
 	User  string `yaml:"user"`
 	Group string `yaml:"group"`
+	// PIDFile (pid_file) is where the serving process writes its pid; it
+	// follows the process across upgrades. Empty writes none.
+	PIDFile string `yaml:"pid_file"`
+	// ControlSocket (control_socket) is the Unix socket `gantry reload`
+	// and `gantry upgrade` talk to, and over which an upgrade hands the
+	// listening sockets to the new process. Empty disables both commands
+	// (signals still work).
+	ControlSocket string `yaml:"control_socket"`
 
 	Limits   proxy.Limits            `yaml:"limits"`
 	Timeouts proxy.Timeouts          `yaml:"timeouts"`
@@ -71,6 +79,10 @@ type Logging struct {
 	Format string `yaml:"format"`
 	// AccessLog (access_log) defaults to true.
 	AccessLog *bool `yaml:"access_log"`
+	// AccessLogFile (access_log_file) writes the access log to this file
+	// (appending, created 0640) instead of stdout; SIGUSR1 reopens it, for
+	// logrotate.
+	AccessLogFile string `yaml:"access_log_file"`
 	// AccessLogHeaders (access_log_headers) are request headers written
 	// into each access-log record; sensitive ones appear as [REDACTED].
 	AccessLogHeaders []string `yaml:"access_log_headers"`

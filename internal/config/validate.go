@@ -40,6 +40,7 @@ func (c *Config) validate(errs *errorList) {
 	c.validateRoutes(errs)
 	c.validateLogging(errs)
 	c.validateMetrics(errs)
+	c.validateProcess(errs)
 }
 
 func (c *Config) validateMetrics(errs *errorList) {
