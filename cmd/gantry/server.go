@@ -56,11 +56,11 @@ type server struct {
 
 // generation is one compiled config serving its listeners.
 type generation struct {
-	cfg    *config.Config
-	p      *proxy.Proxy
-	lns    []net.Listener // in config order
-	done   chan struct{}  // closed when Serve returned, with err set
-	err    error
+	cfg  *config.Config
+	p    *proxy.Proxy
+	lns  []net.Listener // in config order
+	done chan struct{}  // closed when Serve returned, with err set
+	err  error
 }
 
 // inherited is a listening socket offered to a new generation, by the
@@ -484,4 +484,3 @@ func servedCertificates(c *config.Config) []metrics.Certificate {
 	}
 	return out
 }
-

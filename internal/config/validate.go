@@ -268,7 +268,6 @@ func (c *Config) validateListeners(errs *errorList) {
 	}
 }
 
-
 func (c *Config) validateUpstreams(errs *errorList) {
 	for _, name := range sortedKeys(c.Upstreams) {
 		u := c.Upstreams[name]

@@ -81,4 +81,3 @@ func result(err error) string {
 	}
 	return ResultOK
 }
-
