@@ -158,7 +158,7 @@ func (s *Server) result(err error) {
 	if err == nil {
 		s.fails.Store(0)
 		if u := s.ejectedUntil.Load(); u != 0 && s.ejectedUntil.CompareAndSwap(u, 0) {
-			g.client.t.serverState(g.name, s.addr, StateRecovered, nil)
+			g.report(s, StateRecovered, nil)
 		}
 		return
 	}
@@ -168,8 +168,16 @@ func (s *Server) result(err error) {
 	if s.fails.Add(1) >= g.maxFails {
 		s.fails.Store(0)
 		if s.ejectedUntil.Swap(time.Now().Add(g.ejectFor).UnixNano()) == 0 {
-			g.client.t.serverState(g.name, s.addr, StateEjected, err)
+			g.report(s, StateEjected, err)
 		}
+	}
+}
+
+// report tells the transport's OnServerState about s; a group made
+// without a client (in tests) has nobody to tell.
+func (g *Group) report(s *Server, st ServerState, reason error) {
+	if g.client != nil && g.client.t != nil {
+		g.client.t.serverState(g.name, s.addr, st, reason)
 	}
 }
 

@@ -27,7 +27,7 @@ func (g *Group) healthLoop(s *Server) {
 			if ok {
 				st = StateHealthy
 			}
-			g.client.t.serverState(g.name, s.addr, st, reason)
+			g.report(s, st, reason)
 		}
 		select {
 		case <-ctx.Done():

@@ -430,3 +430,19 @@ func TestHealthDuringDrain(t *testing.T) {
 	_, err = os.Stat(filepath.Join(e.dir, "ctl.sock"))
 	assert.True(t, os.IsNotExist(err), "the control socket is removed on exit")
 }
+
+// TestControlCommandsHelp: the new commands explain themselves, and one
+// with no server to talk to says so and exits 1.
+func TestControlCommandsHelp(t *testing.T) {
+	for _, cmd := range []string{"reload", "upgrade"} {
+		code, stdout, _ := runGantry(t, cmd, "--help")
+		assert.Equal(t, 0, code)
+		assert.Contains(t, stdout, "Usage: gantry "+cmd+" -c FILE | --socket PATH")
+		assert.Contains(t, stdout, "server.control_socket")
+	}
+	e := newOpsEnv(t)
+	e.write(t, e.config("a"))
+	code, _, stderr := runGantry(t, "reload", "-c", e.file)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "is gantry serving with server.control_socket set?")
+}
