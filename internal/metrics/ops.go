@@ -7,14 +7,13 @@ import (
 )
 
 // Ops counts what an operator does to a running proxy and what it learns
-// from outside: reloads, upgrades, DNS answers, certificate lifetimes.
+// from outside: reloads, upgrades and certificate lifetimes.
 // Alerts on these catch a config that stopped loading, an upgrade that
 // did not happen or a certificate about to expire, none of which shows in
 // the request counters until it is too late.
 type Ops struct {
 	reloads  *prometheus.CounterVec
 	upgrades *prometheus.CounterVec
-	dns      *prometheus.CounterVec
 	expiry   *prometheus.GaugeVec
 }
 
@@ -29,10 +28,6 @@ func (m *Metrics) Ops() *Ops {
 			Name: "gantry_upgrades_total",
 			Help: "Binary upgrades this process attempted (SIGUSR2 or gantry upgrade) by result: ok (handed over, now draining) or error (the new process failed; this one goes on serving).",
 		}, []string{"result"}),
-		dns: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gantry_dns_resolutions_total",
-			Help: "DNS resolutions of upstream server names by upstream group and result (ok, changed, error).",
-		}, []string{"upstream", "result"}),
 		expiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gantry_certificate_expiry_timestamp_seconds",
 			Help: "NotAfter of each certificate the listeners serve, as a Unix time, by listener, subject name and serial number.",
@@ -42,7 +37,7 @@ func (m *Metrics) Ops() *Ops {
 		o.reloads.WithLabelValues(r)
 		o.upgrades.WithLabelValues(r)
 	}
-	m.reg.MustRegister(o.reloads, o.upgrades, o.dns, o.expiry)
+	m.reg.MustRegister(o.reloads, o.upgrades, o.expiry)
 	return o
 }
 
@@ -51,10 +46,6 @@ func (o *Ops) Reload(err error) { o.reloads.WithLabelValues(result(err)).Inc() }
 
 // Upgrade counts one upgrade attempt.
 func (o *Ops) Upgrade(err error) { o.upgrades.WithLabelValues(result(err)).Inc() }
-
-// DNS counts one resolution of an upstream's names: result is ok, changed
-// or error.
-func (o *Ops) DNS(upstream, result string) { o.dns.WithLabelValues(upstream, result).Inc() }
 
 // Certificate is one served certificate for the expiry gauge.
 type Certificate struct {
