@@ -35,6 +35,9 @@ type Options struct {
 	// Filter accepts or refuses connections by remote address alone,
 	// before any TLS byte is read.
 	Filter ConnFilterOptions `yaml:"filter"`
+	// DNS is how upstream host names and SRV records are resolved, in the
+	// background: the system resolver every 5s by default.
+	DNS DNSOptions `yaml:"dns"`
 
 	// AccessLog writes one record per request. Nothing is written when both
 	// Logger and Writer are nil.
@@ -107,6 +110,8 @@ type (
 	HealthOptions = upstream.HealthOptions
 	// HealthCheckOptions is an active health check of an upstream group.
 	HealthCheckOptions = upstream.HealthCheckOptions
+	// DNSOptions is how upstream server names are resolved.
+	DNSOptions = upstream.DNSOptions
 	// ConnFilterOptions is the connection filter applied on accept.
 	ConnFilterOptions = listen.FilterOptions
 	// ProxyProtocolOptions is the PROXY protocol on one listener.
@@ -237,4 +242,11 @@ type Metrics interface {
 	Request(listener, upstream string, status int, d time.Duration)
 	// UpstreamError is called for each failed upstream attempt.
 	UpstreamError(upstream, addr string, err error)
+}
+
+// DNSMetrics is implemented by a Metrics that also counts the background
+// resolutions of upstream names; result is one of "ok", "changed",
+// "empty" and "error" (upstream.ResolveOK and the others).
+type DNSMetrics interface {
+	DNSResolution(group, result string)
 }

@@ -49,7 +49,7 @@ type Proxy struct {
 	draining  atomic.Bool    // listeners closing: accept errors are expected
 	acceptWG  sync.WaitGroup // accept loops running
 	connWG    sync.WaitGroup
-	healthWG  sync.WaitGroup
+	healthWG  sync.WaitGroup // health checks and DNS loops
 	closeOnce sync.Once
 }
 
@@ -100,6 +100,9 @@ func New(opts Options) (*Proxy, error) {
 			return nil, fmt.Errorf("proxy: connect port %d out of range", port)
 		}
 	}
+	if err := opts.DNS.Validate(); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
 	if p.filter, err = listen.NewFilter(opts.Filter, opts.Hooks.ConnectionFilter); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
@@ -118,8 +121,15 @@ func New(opts Options) (*Proxy, error) {
 			p.upstreamLog.failed(group, addr, attempt, err)
 		},
 		OnServerState: p.upstreamLog.state,
+		DNS:           opts.DNS,
+		OnResolve: func(ev upstream.ResolveEvent) {
+			if m, ok := p.metrics.(DNSMetrics); ok {
+				m.DNSResolution(ev.Group, ev.Result)
+			}
+			p.upstreamLog.resolved(ev)
+		},
 	})
-	if p.router, err = newRouter(p.upstreams, opts.Upstreams, opts.Routes); err != nil {
+	if p.router, err = newRouter(p.ctx, p.upstreams, opts.Upstreams, opts.Routes); err != nil {
 		p.cancel() // stops the pool sweeper newRouter may have started
 		p.closeCompiled()
 		return nil, err
@@ -308,7 +318,7 @@ func (p *Proxy) Serve(lns []net.Listener) error {
 	p.serving = true
 	p.mu.Unlock()
 
-	p.router.startHealthChecks(&p.healthWG)
+	p.router.start(&p.healthWG)
 	errc := make(chan error, len(lns))
 	p.acceptWG.Add(len(lns))
 	for i, ln := range lns {

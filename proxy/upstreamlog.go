@@ -30,6 +30,7 @@ type upstreamLog struct {
 
 	mu      sync.Mutex
 	servers map[string]*upstreamLogState
+	dns     map[string]*dnsLogState // by group: the groups are the config's
 }
 
 type upstreamLogState struct {
@@ -102,4 +103,57 @@ func failureKind(err error) string {
 func isNetTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
+}
+
+// dnsLogState is what the log last said about a group's resolution.
+type dnsLogState struct {
+	logged     string // state last written: ok, empty or error
+	last       time.Time
+	suppressed int
+}
+
+// resolved logs a group's resolutions: every change of its servers once,
+// and a change between resolving, failing and resolving to nothing once
+// too, at most one such line per group every upstreamLogEvery. A change
+// left out then is written at the first resolution after that time, with
+// suppressed counting the changes left out.
+func (u *upstreamLog) resolved(ev upstream.ResolveEvent) {
+	if len(ev.Added)+len(ev.Removed) > 0 {
+		u.log.Info("upstream servers changed", "upstream", ev.Group, "added", ev.Added, "removed", ev.Removed, "servers", ev.Servers)
+	}
+	state := ev.Result
+	if state == upstream.ResolveChanged {
+		state = upstream.ResolveOK
+	}
+	now := u.now()
+	u.mu.Lock()
+	if u.dns == nil {
+		u.dns = make(map[string]*dnsLogState)
+	}
+	st := u.dns[ev.Group]
+	if st == nil {
+		st = &dnsLogState{logged: upstream.ResolveOK}
+		u.dns[ev.Group] = st
+	}
+	if state == st.logged {
+		u.mu.Unlock()
+		return
+	}
+	if !st.last.IsZero() && now.Sub(st.last) < upstreamLogEvery {
+		st.suppressed++
+		u.mu.Unlock()
+		return
+	}
+	suppressed := st.suppressed
+	st.logged, st.last, st.suppressed = state, now, 0
+	u.mu.Unlock()
+	attrs := []any{"upstream", ev.Group, "servers", ev.Servers, "retry_in", ev.Next, "suppressed", suppressed}
+	switch state {
+	case upstream.ResolveError:
+		u.log.Warn("upstream names did not resolve; keeping the last servers", append(attrs, "err", ev.Err)...)
+	case upstream.ResolveEmpty:
+		u.log.Warn("upstream names resolved to no address; keeping the last servers", attrs...)
+	default:
+		u.log.Info("upstream names resolve again", attrs[:4]...)
+	}
 }

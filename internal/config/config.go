@@ -14,7 +14,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gantry-proxy/gantry/proxy"
-	gantrytls "github.com/gantry-proxy/gantry/tls"
 )
 
 // Config is a whole Gantry configuration file. The sections that configure
@@ -45,9 +44,7 @@ type Config struct {
 
 // loaded is what validation read from disk and resolved.
 type loaded struct {
-	// listeners[i] is listener i's server config with its files loaded.
-	listeners []gantrytls.ServerConfig
-	identity  Identity
+	identity Identity
 }
 
 // Server holds the proxy-wide settings and the process identity.
@@ -69,6 +66,7 @@ type Server struct {
 	Timeouts proxy.Timeouts          `yaml:"timeouts"`
 	Connect  proxy.ConnectOptions    `yaml:"connect"`
 	Filter   proxy.ConnFilterOptions `yaml:"filter"`
+	DNS      proxy.DNSOptions        `yaml:"dns"`
 }
 
 // Logging configures operational and access logs.

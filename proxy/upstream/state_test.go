@@ -17,7 +17,7 @@ func TestServerStateReportedOnce(t *testing.T) {
 	var got []ServerState
 	tr := NewTransport(ctx, Settings{OnServerState: func(_, _ string, st ServerState, _ error) { got = append(got, st) }})
 	defer tr.Close()
-	g, err := tr.NewGroup("app", &GroupOptions{Addrs: []string{"127.0.0.1:9"}, Health: HealthOptions{MaxFails: 1}})
+	g, err := tr.NewGroup("app", &GroupOptions{Addrs: []string{"127.0.0.1:9"}, Health: HealthOptions{MaxFails: 1}}, nil)
 	require.NoError(t, err)
 	s := g.Servers()[0]
 	fail := errors.New("refused")
