@@ -7,8 +7,10 @@
 // through the listener's backend (tls seam) under the handshake timeout →
 // ALPN picks HTTP/2 (proxy/h2, downstream_h2.go builds the Session) or
 // HTTP/1.1 (proxy/h1, downstream_h1.go: one goroutine per connection, no
-// hand-offs) → validation and limits (validate.go) → hooks → routing
-// (router.go) → the upstream client (proxy/upstream: pools, balancing,
+// hand-offs) → intake (intake.go: owned headers removed and the proxy's
+// forwarding values computed, owned.go; the path made canonical,
+// proxy/canon) → validation and limits (validate.go) → hooks → routing
+// (router.go over a compiled index, routeindex.go) → the upstream client (proxy/upstream: pools, balancing,
 // health, HTTP/1.1 or HTTP/2, plain or TLS) → the response streamed back,
 // trailers included (forward.go). CONNECT and WebSocket tunnels, access
 // logs with redaction and graceful shutdown are here too.

@@ -51,7 +51,7 @@ func (p *Proxy) serveConn(l *listener, c *trackedConn) {
 		// HTTP/2 drains itself on shutdown (GOAWAY), so it is never
 		// closed as idle.
 		c.idle.Store(false)
-		l.h2.ServeConn(p.ctx, tc, p.h2Handler(l, &state, l.backend))
+		l.h2.ServeConn(p.ctx, tc, p.h2Handler(l, &state, l.backend, portOf(c.LocalAddr())))
 		return
 	}
 	p.serveH1(l, c, tc, &state, l.backend)

@@ -107,7 +107,8 @@ func (p *Proxy) serveH1(l *listener, track *trackedConn, c net.Conn, state *stdt
 	sc.src = headDeadlineReader{c: c, limit: l.timeouts.RequestHeader}
 	sc.rd.Reset(&sc.src)
 	sc.bw.Reset(c)
-	sc.s.Downstream = DownstreamInfo{RemoteAddr: c.RemoteAddr(), Listener: l.name, Proto: "HTTP/1.1", TLS: state, TLSBackend: backend}
+	sc.s.Downstream = DownstreamInfo{RemoteAddr: c.RemoteAddr(), Listener: l.name, Proto: "HTTP/1.1", TLS: state, TLSBackend: backend, localPort: portOf(c.LocalAddr())}
+	sc.s.paths = l.paths
 	sc.s.reqTrailer = sc.rd.Trailer
 	sc.s.interruptBody = func() { _ = c.SetReadDeadline(time.Unix(1, 0)) }
 	sc.s.tracker = sc

@@ -14,9 +14,9 @@ import (
 
 // h2Handler is the http.Handler proxy/h2 calls for each stream of one
 // downstream connection.
-func (p *Proxy) h2Handler(l *listener, state *stdtls.ConnectionState, backend string) http.Handler {
+func (p *Proxy) h2Handler(l *listener, state *stdtls.ConnectionState, backend, localPort string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p.serveStream(l, w, r, state, backend) {
+		if p.serveStream(l, w, r, state, backend, localPort) {
 			// The head went out and the body cannot be completed, or the
 			// request body went idle: reset the stream, so the client never
 			// takes a cut body for a whole one. x/net sends INTERNAL_ERROR;
@@ -28,7 +28,7 @@ func (p *Proxy) h2Handler(l *listener, state *stdtls.ConnectionState, backend st
 
 // serveStream proxies one HTTP/2 stream; it reports whether the stream must
 // be reset: its response could not be completed, or its body went idle.
-func (p *Proxy) serveStream(l *listener, w http.ResponseWriter, r *http.Request, state *stdtls.ConnectionState, backend string) bool {
+func (p *Proxy) serveStream(l *listener, w http.ResponseWriter, r *http.Request, state *stdtls.ConnectionState, backend, localPort string) bool {
 	rc := http.NewResponseController(w)
 	s := &Session{
 		Start: time.Now(),
@@ -39,7 +39,9 @@ func (p *Proxy) serveStream(l *listener, w http.ResponseWriter, r *http.Request,
 			Proto:      "HTTP/2.0",
 			TLS:        state,
 			TLSBackend: backend,
+			localPort:  localPort,
 		},
+		paths: l.paths,
 	}
 	s.Request = RequestHead{
 		Method:        r.Method,
@@ -55,10 +57,21 @@ func (p *Proxy) serveStream(l *listener, w http.ResponseWriter, r *http.Request,
 		s.Request.Path = ""
 	}
 	h2.HeaderFromHTTP(&s.Request.Header, r.Header)
+	declared, clErr := h2ContentLength(r)
+	if clErr != nil {
+		s.intakeErr = clErr
+		s.Request.ContentLength = -1
+	}
 	if r.Body != nil && r.Body != http.NoBody {
-		s.Body = &countingBody{r: &h2Body{r: r.Body, rc: rc, idle: l.timeouts.H2StreamIdle}, s: s}
+		s.Body = &countingBody{r: &h2Body{r: r.Body, rc: rc, idle: l.timeouts.H2StreamIdle, declared: declared}, s: s}
 	} else {
 		s.Body = http.NoBody
+	}
+	if clErr == nil && declared > 0 && declared <= h2PrebufferMax && (p.limits.MaxBodyBytes == 0 || declared <= p.limits.MaxBodyBytes) {
+		// A small body with a length fits the client's initial window:
+		// read it whole first, so that a length the DATA disagrees with
+		// is refused before anything is sent upstream.
+		s.intakeErr = prebuffer(s, declared)
 	}
 	s.interruptBody = func() { _ = rc.SetReadDeadline(time.Unix(1, 0)) }
 	s.reqTrailer = func() *Header {
@@ -90,18 +103,27 @@ func (a addrString) Network() string { return "tcp" }
 func (a addrString) String() string  { return string(a) }
 
 // h2Body reads a stream's request body, resetting the read deadline before
-// each read so the limit is on idleness, not on the whole upload.
+// each read so the limit is on idleness, not on the whole upload. It holds
+// the DATA to the declared content-length: more, or an end before it, is
+// the client's malformed request (RFC 9113 §8.1.1), never an upstream
+// failure.
 type h2Body struct {
-	r    io.Reader
-	rc   *http.ResponseController
-	idle time.Duration
+	r        io.Reader
+	rc       *http.ResponseController
+	idle     time.Duration
+	declared int64 // -1 without content-length
+	got      int64
 }
 
 func (b *h2Body) Read(p []byte) (int, error) {
 	_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
 	n, err := b.r.Read(p)
+	b.got += int64(n)
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		return n, errStreamIdle
+	}
+	if b.declared >= 0 && (b.got > b.declared || err != nil && b.got != b.declared) {
+		return n, errH2BodyLength
 	}
 	return n, err
 }

@@ -48,6 +48,9 @@ func (p *Proxy) finishRequest(s *Session, err error) {
 
 // forward is the request's life after its head was read.
 func (p *Proxy) forward(s *Session) error {
+	if err := p.intake(s); err != nil {
+		return err
+	}
 	if err := p.validate(s); err != nil {
 		return err
 	}

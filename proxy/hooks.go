@@ -11,8 +11,10 @@ type Hooks struct {
 	// TLS: returning false closes the connection at once. It sees only the
 	// remote address and the listener's name.
 	ConnectionFilter func(remote net.Addr, listener string) bool
-	// RequestFilter runs after the request head is read and validated and
-	// before any upstream is chosen. Returning handled=true means the hook
+	// RequestFilter runs after the request head is read, its owned headers
+	// (ForwardingOptions) removed, its path made canonical and the head
+	// validated, and before any upstream is chosen. Owned headers it adds
+	// are dropped; Session.ClientIP is the address sent as X-Real-IP. Returning handled=true means the hook
 	// answered itself (with Session.Respond); a non-nil error ends the
 	// request with the status ErrorResponse picks (default 500, or the
 	// status of a *StatusError).
@@ -22,7 +24,8 @@ type Hooks struct {
 	UpstreamPeer func(s *Session) (*Peer, error)
 	// UpstreamRequestFilter may change the request just before it is sent
 	// upstream: hop-by-hop headers are already gone and forwarding headers
-	// (X-Forwarded-*, Forwarded, Via) already added.
+	// (X-Forwarded-*, Forwarded, X-Real-IP, Via) already added; it has the
+	// last word on them.
 	UpstreamRequestFilter func(s *Session, req *RequestHead) error
 	// ResponseFilter may change the response head before it is sent
 	// downstream.

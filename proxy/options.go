@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gantry-proxy/gantry/certs"
+	"github.com/gantry-proxy/gantry/proxy/canon"
 	"github.com/gantry-proxy/gantry/proxy/listen"
 	"github.com/gantry-proxy/gantry/proxy/upstream"
 	gantrytls "github.com/gantry-proxy/gantry/tls"
@@ -38,6 +39,10 @@ type Options struct {
 	// DNS is how upstream host names and SRV records are resolved, in the
 	// background: the system resolver every 5s by default.
 	DNS DNSOptions `yaml:"dns"`
+	// Forwarding is the set of headers only the proxy may set (forwarding
+	// chain, client address, client identity) and who may extend the
+	// chain.
+	Forwarding ForwardingOptions `yaml:"forwarding"`
 
 	// AccessLog writes one record per request. Nothing is written when both
 	// Logger and Writer are nil.
@@ -79,6 +84,10 @@ type ListenerOptions struct {
 	// connections over them. Off by default: with it, a second process
 	// started by mistake shares the port instead of failing to bind.
 	ReusePort bool `yaml:"reuse_port"`
+	// Paths decides how the ambiguous spellings of a request path are
+	// treated before it is routed; the zero value refuses all of them
+	// except doubled slashes, which are merged.
+	Paths PathPolicy `yaml:"paths"`
 }
 
 // ListenerTLS selects the TLS backend and configuration of a listener.
@@ -116,6 +125,8 @@ type (
 	ConnFilterOptions = listen.FilterOptions
 	// ProxyProtocolOptions is the PROXY protocol on one listener.
 	ProxyProtocolOptions = listen.ProxyProtocolOptions
+	// PathPolicy is how a listener treats ambiguous request paths.
+	PathPolicy = canon.Policy
 )
 
 // Balance policies for an upstream group.
@@ -130,11 +141,32 @@ type RouteOptions struct {
 	// exactly, or "*.example.com" for any subdomain of example.com (not
 	// example.com itself). Empty matches any host.
 	Host string `yaml:"host"`
-	// PathPrefix matches the start of the request path; empty or "/"
-	// matches every path.
+	// PathPrefix matches the start of the canonical request path, as a
+	// plain string prefix ("/api" matches "/apix" too; write "/api/" for
+	// the directory); empty or "/" matches every path. It must itself be
+	// canonical (see proxy/canon).
 	PathPrefix string `yaml:"path_prefix"`
 	// Upstream names a group in upstreams.
 	Upstream string `yaml:"upstream"`
+}
+
+// ForwardingOptions is the one mechanism for the headers only the proxy may
+// set. Incoming copies of them are removed at intake, in every spelling a
+// framework reads as the same name ("_" for "-", any case), before hooks
+// run; the proxy then sets X-Forwarded-For, X-Forwarded-Proto,
+// X-Forwarded-Host, X-Forwarded-Port, Forwarded, Via and X-Real-IP itself.
+type ForwardingOptions struct {
+	// TrustedProxies (trusted_proxies) lists the addresses or CIDRs of
+	// proxies in front of Gantry whose forwarding chain is extended rather
+	// than replaced: from them the incoming X-Forwarded-For, Forwarded and
+	// Via are kept and appended to, X-Forwarded-Proto/-Host/-Port are kept
+	// when present, and X-Real-IP is the right-most chain address that is
+	// not a trusted proxy. Empty trusts nobody.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// OwnedHeaders (owned_headers) are extra header names only the proxy
+	// may set: incoming copies are always removed. A trailing "*" makes
+	// the name a prefix ("X-Auth-*").
+	OwnedHeaders []string `yaml:"owned_headers"`
 }
 
 // Timeouts: every one is finite. A zero field means its default; a negative

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gantry-proxy/gantry/certs"
+	"github.com/gantry-proxy/gantry/proxy/canon"
 	"github.com/gantry-proxy/gantry/proxy/h2"
 	"github.com/gantry-proxy/gantry/proxy/listen"
 	"github.com/gantry-proxy/gantry/proxy/upstream"
@@ -29,6 +30,7 @@ type Proxy struct {
 	timeouts Timeouts
 	connect  ConnectOptions
 	filter   *listen.Filter
+	owned    *ownedSet
 
 	listeners []*listener
 	router    *router
@@ -61,6 +63,7 @@ type listener struct {
 	backend       string
 	timeouts      Timeouts
 	proxyProtocol *listen.ProxyProtocol // nil when off
+	paths         canon.Policy
 	h2            *h2.Server
 	open          atomic.Int64
 	reusePort     bool
@@ -106,6 +109,9 @@ func New(opts Options) (*Proxy, error) {
 	if p.filter, err = listen.NewFilter(opts.Filter, opts.Hooks.ConnectionFilter); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
+	if p.owned, err = newOwnedSet(opts.Forwarding); err != nil {
+		return nil, err
+	}
 	if p.access, err = newAccessLog(opts.AccessLog); err != nil {
 		return nil, err
 	}
@@ -150,9 +156,12 @@ func (p *Proxy) compileListener(i int, lo ListenerOptions) (*listener, error) {
 	if err := lo.Timeouts.validate(); err != nil {
 		return nil, fmt.Errorf("proxy: listener %d: %w", i, err)
 	}
-	l := &listener{name: lo.Name, addr: lo.Addr, timeouts: lo.Timeouts.over(p.timeouts), reusePort: lo.ReusePort}
+	l := &listener{name: lo.Name, addr: lo.Addr, timeouts: lo.Timeouts.over(p.timeouts), reusePort: lo.ReusePort, paths: lo.Paths}
 	if l.name == "" {
 		l.name = lo.Addr
+	}
+	if err := l.paths.Validate(); err != nil {
+		return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
 	}
 	pp, err := listen.NewProxyProtocol(lo.ProxyProtocol)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gantry-proxy/gantry/proxy/canon"
 	"github.com/gantry-proxy/gantry/proxy/upstream"
 )
 
@@ -15,6 +16,7 @@ import (
 type router struct {
 	groups map[string]*group
 	routes []route
+	index  *routeIndex
 }
 
 type route struct {
@@ -63,6 +65,7 @@ func newRouter(ctx context.Context, t *upstream.Transport, groups map[string]*Up
 		}
 		r.routes = append(r.routes, rt)
 	}
+	r.index = newRouteIndex(r.routes)
 	return r, nil
 }
 
@@ -81,9 +84,23 @@ func validateRoute(i int, r RouteOptions, groups map[string]*UpstreamGroupOption
 	if r.PathPrefix != "" && !strings.HasPrefix(r.PathPrefix, "/") {
 		return fmt.Errorf("proxy: route %d path prefix %q must start with /", i, r.PathPrefix)
 	}
+	if r.PathPrefix != "" {
+		// Requests are matched in canonical form, so a prefix in another
+		// spelling could never match, or not what it says.
+		var strict canon.Policy
+		c, err := canon.Path(r.PathPrefix, &strict)
+		if err != nil {
+			return fmt.Errorf("proxy: route %d path prefix %q: %w", i, r.PathPrefix, err)
+		}
+		if c != r.PathPrefix {
+			return fmt.Errorf("proxy: route %d path prefix %q is not canonical: requests are matched as %q", i, r.PathPrefix, c)
+		}
+	}
 	return nil
 }
 
+// matches is the first-match reading of one route, which the index must
+// agree with (the tests compare them).
 func (rt *route) matches(host, path string) bool {
 	switch {
 	case rt.suffix != "":
@@ -100,15 +117,12 @@ func (rt *route) matches(host, path string) bool {
 
 // pick is the default UpstreamPeer hook.
 func (r *router) pick(s *Session) (*Peer, error) {
-	host := s.Host()
-	for i := range r.routes {
-		rt := &r.routes[i]
-		if rt.matches(host, s.Request.Path) {
-			if peer := rt.upstream.choose(); peer != nil {
-				return peer, nil
-			}
-			return nil, &StatusError{Status: http.StatusBadGateway, Err: ErrNoServers}
+	path, _, _ := strings.Cut(s.Request.Path, "?")
+	if i := r.index.lookup(s.Host(), path); i >= 0 {
+		if peer := r.routes[i].upstream.choose(); peer != nil {
+			return peer, nil
 		}
+		return nil, &StatusError{Status: http.StatusBadGateway, Err: ErrNoServers}
 	}
 	return nil, &StatusError{Status: http.StatusNotFound, Err: ErrNoRoute}
 }

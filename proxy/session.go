@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gantry-proxy/gantry/proxy/canon"
 	"github.com/gantry-proxy/gantry/proxy/upstream"
 )
 
@@ -47,7 +48,8 @@ type DownstreamInfo struct {
 	// TLSBackend names the TLS backend; empty on plaintext.
 	TLSBackend string
 
-	ip string // RemoteAddr's host, computed once per connection
+	ip        string // RemoteAddr's host, computed once per connection
+	localPort string // the port the client connected to, for X-Forwarded-Port
 }
 
 // clientIP is the host part of RemoteAddr.
@@ -63,6 +65,21 @@ func (d *DownstreamInfo) clientIP() string {
 		}
 	}
 	return d.ip
+}
+
+// portOf is the port of a local address, or "".
+func portOf(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return strconv.Itoa(ta.Port)
+	}
+	if a == nil {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return ""
+	}
+	return port
 }
 
 // ALPN is the negotiated application protocol, or "".
@@ -139,6 +156,10 @@ type Session struct {
 	upCall  upstream.Request // upReq as the upstream client takes it
 	upResp  ResponseHead     // the response head relayed, while it is
 	scratch []byte           // bytes of header values built for upReq
+
+	paths     canon.Policy  // the listener's path policy
+	fwd       forwardValues // owned headers for the upstream, from intake
+	intakeErr error         // a protocol-level fault found before intake, answered by it
 
 	ctx  context.Context
 	w    responseWriter

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,7 +9,7 @@ import (
 )
 
 // upstreamHead fills req from the downstream request: hop-by-hop fields
-// removed, forwarding fields added. Field bytes are shared with the
+// removed, the owned forwarding fields computed at intake added. Field bytes are shared with the
 // downstream request, which outlives the upstream exchange.
 func (p *Proxy) upstreamHead(s *Session, req *RequestHead) {
 	in := &s.Request
@@ -41,64 +40,24 @@ func (p *Proxy) upstreamHead(s *Session, req *RequestHead) {
 		req.Header.Add("Content-Length", "0")
 	}
 
-	ip := s.Downstream.clientIP()
-	proto := "http"
-	if s.Downstream.TLS != nil {
-		proto = "https"
-	}
-	// Values are built in the session's scratch and added without a copy:
-	// the scratch lives as long as the request.
-	sc := s.scratch[:0]
-	start := len(sc)
-	first := true
-	for _, f := range in.Header.Fields {
-		if bytes.EqualFold(f.Name, nameXFF) {
-			if !first {
-				sc = append(sc, ", "...)
-			}
-			sc = append(sc, f.Value...)
-			first = false
-		}
-	}
-	if !first {
-		sc = append(sc, ", "...)
-	}
-	sc = append(sc, ip...)
-	xff := sc[start:len(sc):len(sc)]
-	start = len(sc)
-	sc = append(sc, "for="...)
-	if strings.IndexByte(ip, ':') >= 0 {
-		sc = append(sc, `"[`...)
-		sc = append(sc, ip...)
-		sc = append(sc, `]"`...)
-	} else {
-		sc = append(sc, ip...)
-	}
-	sc = append(sc, ";proto="...)
-	sc = append(sc, proto...)
-	sc = append(sc, ";host="...)
-	sc = appendForwardedValue(sc, in.Authority)
-	fwd := sc[start:len(sc):len(sc)]
-	s.scratch = sc
-	req.Header.Del("X-Forwarded-For")
-	req.Header.AddBytes(nameXFF, xff)
-	req.Header.Set("X-Forwarded-Proto", proto)
-	req.Header.Set("X-Forwarded-Host", in.Authority)
-	req.Header.AddBytes(nameForwarded, fwd)
-	if s.Downstream.Proto == "HTTP/2.0" {
-		req.Header.AddBytes(nameVia, via2)
-	} else {
-		req.Header.AddBytes(nameVia, via11)
-	}
+	// Owned headers a RequestFilter hook added are dropped like a
+	// client's: the proxy's own values go last, after hop-by-hop removal,
+	// so that no "Connection: X-Real-IP" can take them out.
+	req.Header.Fields = slicesDeleteOwned(p.owned, req.Header.Fields)
+	s.addForwarding(&req.Header)
 }
 
-var (
-	nameXFF       = []byte("X-Forwarded-For")
-	nameForwarded = []byte("Forwarded")
-	nameVia       = []byte("Via")
-	via11         = []byte("1.1 gantry")
-	via2          = []byte("2 gantry")
-)
+// slicesDeleteOwned removes the owned fields from fields, in place.
+func slicesDeleteOwned(o *ownedSet, fields []h1.Field) []h1.Field {
+	out := fields[:0]
+	for _, f := range fields {
+		if k, _ := o.kind(f.Name); k == notOwned {
+			out = append(out, f)
+		}
+	}
+	clear(fields[len(out):])
+	return out
+}
 
 // appendForwardedValue appends v as an RFC 7239 value: a token when it is
 // one, a quoted string otherwise.

@@ -189,10 +189,3 @@ func TestParseCertificatesPEM(t *testing.T) {
 	_, err = tls.ParseCertificatesPEM(encodePEM("CERTIFICATE", []byte{9, 9}))
 	assert.ErrorContains(t, err, "CA certificate 1")
 }
-
-func mustPKCS8(t *testing.T, key any) []byte {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	require.NoError(t, err)
-	return der
-}

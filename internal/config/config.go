@@ -67,6 +67,8 @@ type Server struct {
 	Connect  proxy.ConnectOptions    `yaml:"connect"`
 	Filter   proxy.ConnFilterOptions `yaml:"filter"`
 	DNS      proxy.DNSOptions        `yaml:"dns"`
+	// Forwarding is the proxy's owned headers and trusted proxies.
+	Forwarding proxy.ForwardingOptions `yaml:"forwarding"`
 }
 
 // Logging configures operational and access logs.
@@ -156,9 +158,10 @@ func (c *Config) Line(key string) int {
 	return l.lineOf(key)
 }
 
-// path resolves a file name from the config.
+// path resolves a file name from the config (pid file, control socket):
+// relative names are relative to the config file's directory.
 func (c *Config) path(name string) string {
-	if filepath.IsAbs(name) || c.dir == "" {
+	if name == "" || filepath.IsAbs(name) || c.dir == "" {
 		return name
 	}
 	return filepath.Join(c.dir, name)

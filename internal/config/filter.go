@@ -31,6 +31,19 @@ func (c *Config) validateFilter(errs *errorList) {
 	}
 }
 
+// validateForwarding checks server.forwarding: trusted proxies are
+// addresses or CIDRs, owned headers are header names (a trailing "*" makes
+// a prefix).
+func (c *Config) validateForwarding(errs *errorList) {
+	f := &c.Server.Forwarding
+	checkCIDRs(errs, "server.forwarding.trusted_proxies", f.TrustedProxies)
+	names := make([]string, len(f.OwnedHeaders))
+	for i, n := range f.OwnedHeaders {
+		names[i] = strings.TrimSuffix(n, "*")
+	}
+	checkHeaderNames(errs, "server.forwarding.owned_headers", names)
+}
+
 // validateProxyProtocol checks a listener's proxy_protocol: it is trusted
 // only from the load balancers listed, and a list with the switch off is
 // a mistake worth saying.

@@ -23,7 +23,11 @@ func (c *Config) Options(logs, access io.Writer) proxy.Options {
 		Connect:   c.Server.Connect,
 		Filter:    c.Server.Filter,
 		DNS:       c.Server.DNS,
-		Logger:    NewLogger(c.Logging, logs),
+		Forwarding: proxy.ForwardingOptions{
+			TrustedProxies: append([]string(nil), c.Server.Forwarding.TrustedProxies...),
+			OwnedHeaders:   append([]string(nil), c.Server.Forwarding.OwnedHeaders...),
+		},
+		Logger: NewLogger(c.Logging, logs),
 	}
 	opts.DNS.Resolvers = slices.Clone(c.Server.DNS.Resolvers)
 	// Copies, so that nothing the proxy does to its options reaches the

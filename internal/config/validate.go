@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gantry-proxy/gantry/proxy"
+	"github.com/gantry-proxy/gantry/proxy/canon"
 	gantrytls "github.com/gantry-proxy/gantry/tls"
 )
 
@@ -155,6 +156,7 @@ func (c *Config) validateServer(errs *errorList) {
 	}
 	c.validateFilter(errs)
 	c.validateDNS(errs)
+	c.validateForwarding(errs)
 
 	for i, p := range s.Connect.Ports {
 		if p < 1 || p > 65535 {
@@ -379,6 +381,15 @@ func (c *Config) validateRoutes(errs *errorList) {
 		}
 		if r.PathPrefix != "" && !strings.HasPrefix(r.PathPrefix, "/") {
 			errs.addf(key+".path_prefix", "must start with /, got %q", r.PathPrefix)
+		} else if r.PathPrefix != "" {
+			// Requests are matched in canonical form: a prefix spelled
+			// otherwise would never match, or not what it says.
+			var strict proxy.PathPolicy
+			if cp, err := canon.Path(r.PathPrefix, &strict); err != nil {
+				errs.addf(key+".path_prefix", "%q: %v", r.PathPrefix, err)
+			} else if cp != r.PathPrefix {
+				errs.addf(key+".path_prefix", "%q is not canonical: requests are matched as %q, write that", r.PathPrefix, cp)
+			}
 		}
 		if err := checkRouteHost(r.Host); err != nil {
 			errs.add(key+".host", err)

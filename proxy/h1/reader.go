@@ -276,9 +276,21 @@ func (rd *Reader) readSection(limit int, skipLeading bool, tooBig, firstLineErr,
 		if lines == 0 && lf+1 > limit {
 			return 0, firstLineErr("line too long")
 		}
+		if lines == 0 && skipLeading && !hasThreeParts(rd.buf[rd.r+pos:rd.r+lf-1]) {
+			// An HTTP/0.9 request ("GET /") has no head to wait for: refuse
+			// it now rather than when the header timeout fires.
+			return 0, malformed("request line without an HTTP version")
+		}
 		lines++
 		pos = lf + 1
 	}
+}
+
+// hasThreeParts reports whether a request line has the two spaces that
+// separate method, target and version.
+func hasThreeParts(line []byte) bool {
+	sp := bytes.IndexByte(line, ' ')
+	return sp >= 0 && bytes.IndexByte(line[sp+1:], ' ') >= 0
 }
 
 func (rd *Reader) startMessage() error {
