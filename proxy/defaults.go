@@ -38,6 +38,10 @@ const (
 	DefaultIdleConnTimeout     = upstream.DefaultIdleConnTimeout
 	DefaultHealthCheckInterval = upstream.DefaultCheckInterval
 	DefaultHealthCheckTimeout  = upstream.DefaultCheckTimeout
+	DefaultDNSTimeout          = upstream.DefaultDNSTimeout
+	DefaultDNSMinTTL           = upstream.DefaultDNSMinTTL
+	DefaultDNSMaxTTL           = upstream.DefaultDNSMaxTTL
+	DefaultDNSSystemInterval   = upstream.DefaultDNSSystemInterval
 
 	DefaultIPv6Prefix = listen.DefaultIPv6Prefix
 )

@@ -14,7 +14,6 @@ func (p *Proxy) serveConn(l *listener, c *trackedConn) {
 	defer l.open.Add(-1)
 	p.metrics.ConnOpen(l.name, 1)
 	defer p.metrics.ConnOpen(l.name, -1)
-	c.idle.Store(true)
 
 	var conn net.Conn = c
 	if l.proxyProtocol != nil {

@@ -143,10 +143,13 @@ func (sc *h1ServerConn) loop() {
 	p, l := sc.p, sc.l
 	first := true
 	for {
-		if p.shutdown.Load() {
+		// The first request is served even once a drain began: the client
+		// connected before it did and would otherwise see its fresh
+		// connection closed. Its response closes the connection.
+		if p.shutdown.Load() && !first {
 			return
 		}
-		sc.track.idle.Store(true)
+		sc.track.idle.Store(!first)
 		now := time.Now()
 		if first || sc.rd.Buffered() > 0 {
 			sc.src.awaiting = false

@@ -17,6 +17,10 @@ var ErrServerClosed = errors.New("proxy: server closed")
 // ErrNoRoute is returned (as a 404 StatusError) when no route matches.
 var ErrNoRoute = errors.New("proxy: no route matches the request")
 
+// ErrNoServers is returned (as a 502 StatusError) when the route's
+// upstream group has no server: its names have not resolved yet.
+var ErrNoServers = errors.New("proxy: the upstream group has no server (its names have not resolved)")
+
 // StatusError ends a request with Status; hooks return it to refuse a
 // request with a specific code.
 type StatusError struct {

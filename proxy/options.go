@@ -36,6 +36,9 @@ type Options struct {
 	// Filter accepts or refuses connections by remote address alone,
 	// before any TLS byte is read.
 	Filter ConnFilterOptions `yaml:"filter"`
+	// DNS is how upstream host names and SRV records are resolved, in the
+	// background: the system resolver every 5s by default.
+	DNS DNSOptions `yaml:"dns"`
 	// Forwarding is the set of headers only the proxy may set (forwarding
 	// chain, client address, client identity) and who may extend the
 	// chain.
@@ -76,6 +79,11 @@ type ListenerOptions struct {
 	// ProxyProtocol reads the PROXY protocol header a load balancer in
 	// front of the listener sends. Off by default.
 	ProxyProtocol ProxyProtocolOptions `yaml:"proxy_protocol"`
+	// ReusePort sets SO_REUSEPORT on the socket, so that several Gantry
+	// processes can bind the same address and the kernel spreads new
+	// connections over them. Off by default: with it, a second process
+	// started by mistake shares the port instead of failing to bind.
+	ReusePort bool `yaml:"reuse_port"`
 	// Paths decides how the ambiguous spellings of a request path are
 	// treated before it is routed; the zero value refuses all of them
 	// except doubled slashes, which are merged.
@@ -111,6 +119,8 @@ type (
 	HealthOptions = upstream.HealthOptions
 	// HealthCheckOptions is an active health check of an upstream group.
 	HealthCheckOptions = upstream.HealthCheckOptions
+	// DNSOptions is how upstream server names are resolved.
+	DNSOptions = upstream.DNSOptions
 	// ConnFilterOptions is the connection filter applied on accept.
 	ConnFilterOptions = listen.FilterOptions
 	// ProxyProtocolOptions is the PROXY protocol on one listener.
@@ -264,4 +274,11 @@ type Metrics interface {
 	Request(listener, upstream string, status int, d time.Duration)
 	// UpstreamError is called for each failed upstream attempt.
 	UpstreamError(upstream, addr string, err error)
+}
+
+// DNSMetrics is implemented by a Metrics that also counts the background
+// resolutions of upstream names; result is one of "ok", "changed",
+// "empty" and "error" (upstream.ResolveOK and the others).
+type DNSMetrics interface {
+	DNSResolution(group, result string)
 }

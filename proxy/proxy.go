@@ -35,6 +35,9 @@ type Proxy struct {
 	listeners []*listener
 	router    *router
 	upstreams *upstream.Transport
+	// upstreamLog reports upstream failures at warn, a bounded number of
+	// lines per server.
+	upstreamLog *upstreamLog
 
 	ctx    context.Context // cancelled by Close: aborts everything
 	cancel context.CancelFunc
@@ -45,8 +48,10 @@ type Proxy struct {
 	conns     map[*trackedConn]struct{}
 	serving   bool
 	shutdown  atomic.Bool
+	draining  atomic.Bool    // listeners closing: accept errors are expected
+	acceptWG  sync.WaitGroup // accept loops running
 	connWG    sync.WaitGroup
-	healthWG  sync.WaitGroup
+	healthWG  sync.WaitGroup // health checks and DNS loops
 	closeOnce sync.Once
 }
 
@@ -61,6 +66,7 @@ type listener struct {
 	paths         canon.Policy
 	h2            *h2.Server
 	open          atomic.Int64
+	reusePort     bool
 }
 
 // New validates opts and compiles every TLS configuration once. Nothing
@@ -97,6 +103,9 @@ func New(opts Options) (*Proxy, error) {
 			return nil, fmt.Errorf("proxy: connect port %d out of range", port)
 		}
 	}
+	if err := opts.DNS.Validate(); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
 	if p.filter, err = listen.NewFilter(opts.Filter, opts.Hooks.ConnectionFilter); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
@@ -108,16 +117,25 @@ func New(opts Options) (*Proxy, error) {
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.warm = h2.NewWarmPool(p.ctx)
+	p.upstreamLog = newUpstreamLog(p.log)
 
 	p.upstreams = upstream.NewTransport(p.ctx, upstream.Settings{
 		Timeouts:       p.timeouts.upstreamPart(),
 		MaxHeaderBytes: p.limits.MaxHeaderBytes,
 		OnAttemptError: func(group, addr string, attempt int, err error) {
 			p.metrics.UpstreamError(group, addr, err)
-			p.log.Debug("upstream attempt failed", "addr", addr, "attempt", attempt, "err", err)
+			p.upstreamLog.failed(group, addr, attempt, err)
+		},
+		OnServerState: p.upstreamLog.state,
+		DNS:           opts.DNS,
+		OnResolve: func(ev upstream.ResolveEvent) {
+			if m, ok := p.metrics.(DNSMetrics); ok {
+				m.DNSResolution(ev.Group, ev.Result)
+			}
+			p.upstreamLog.resolved(ev)
 		},
 	})
-	if p.router, err = newRouter(p.upstreams, opts.Upstreams, opts.Routes); err != nil {
+	if p.router, err = newRouter(p.ctx, p.upstreams, opts.Upstreams, opts.Routes); err != nil {
 		p.cancel() // stops the pool sweeper newRouter may have started
 		p.closeCompiled()
 		return nil, err
@@ -138,7 +156,7 @@ func (p *Proxy) compileListener(i int, lo ListenerOptions) (*listener, error) {
 	if err := lo.Timeouts.validate(); err != nil {
 		return nil, fmt.Errorf("proxy: listener %d: %w", i, err)
 	}
-	l := &listener{name: lo.Name, addr: lo.Addr, timeouts: lo.Timeouts.over(p.timeouts), paths: lo.Paths}
+	l := &listener{name: lo.Name, addr: lo.Addr, timeouts: lo.Timeouts.over(p.timeouts), reusePort: lo.ReusePort, paths: lo.Paths}
 	if l.name == "" {
 		l.name = lo.Addr
 	}
@@ -232,10 +250,9 @@ func (p *Proxy) Listen() error {
 	if len(p.listeners) == 0 {
 		return errors.New("proxy: no listener configured")
 	}
-	var lc net.ListenConfig
 	lns := make([]net.Listener, 0, len(p.listeners))
 	for _, l := range p.listeners {
-		ln, err := lc.Listen(p.ctx, "tcp", l.addr)
+		ln, err := listen.Bind(p.ctx, l.addr, l.reusePort)
 		if err != nil {
 			for _, done := range lns {
 				_ = done.Close()
@@ -310,10 +327,14 @@ func (p *Proxy) Serve(lns []net.Listener) error {
 	p.serving = true
 	p.mu.Unlock()
 
-	p.router.startHealthChecks(&p.healthWG)
+	p.router.start(&p.healthWG)
 	errc := make(chan error, len(lns))
+	p.acceptWG.Add(len(lns))
 	for i, ln := range lns {
-		go func() { errc <- p.acceptLoop(p.listeners[i], ln) }()
+		go func() {
+			defer p.acceptWG.Done()
+			errc <- p.acceptLoop(p.listeners[i], ln)
+		}()
 	}
 	var first error
 	for range lns {
@@ -333,7 +354,7 @@ func (p *Proxy) acceptLoop(l *listener, ln net.Listener) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if p.shutdown.Load() {
+			if p.shutdown.Load() || p.draining.Load() {
 				return nil
 			}
 			var ne net.Error
@@ -409,10 +430,10 @@ func (p *Proxy) closeListeners() {
 // closes whatever is left. It returns ctx.Err() if it had to cut requests
 // short.
 func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.stopAccepting()
 	p.mu.Lock()
 	p.shutdown.Store(true)
 	p.mu.Unlock()
-	p.closeListeners()
 	for _, l := range p.listeners {
 		// GOAWAY on every HTTP/2 connection, which then closes once its
 		// streams end.
@@ -486,12 +507,24 @@ func (p *Proxy) closeAll() {
 	}
 }
 
+// stopAccepting closes the listeners and waits until no accept loop is
+// left, before shutdown refuses new connections: when a successor serves
+// the same sockets (reload, upgrade), a connection this proxy accepted as
+// it stopped is then served here, not dropped.
+func (p *Proxy) stopAccepting() {
+	p.draining.Store(true)
+	p.closeListeners()
+	p.acceptWG.Wait()
+}
+
 // trackedConn is an accepted connection with its keep-alive state, so
 // Shutdown can close the idle ones without cutting a request.
 type trackedConn struct {
 	net.Conn
-	// idle is true while an HTTP/1.1 connection waits for the next request
-	// (or a TLS handshake has not finished).
+	// idle is true while an HTTP/1.1 connection waits for its next
+	// request after the first: a connection still in its handshake or
+	// before its first request is not idle, so a drain lets a client that
+	// just connected have its answer.
 	idle atomic.Bool
 }
 

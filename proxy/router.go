@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -25,26 +26,33 @@ type route struct {
 	upstream *group
 }
 
-// group is an upstream group with the Peer of each of its servers, index
-// for index: the peers the router hands out are shared between requests.
+// group is an upstream group. Each of its servers carries its Peer
+// (Server.Attached), made once when the server joins: the peers the router
+// hands out are shared between requests.
 type group struct {
-	g     *upstream.Group
-	peers []Peer
+	g *upstream.Group
 }
 
-func newRouter(t *upstream.Transport, groups map[string]*UpstreamGroupOptions, routes []RouteOptions) (*router, error) {
+// newRouter compiles the groups and routes, and resolves every group's
+// names once (in parallel, each query bounded by server.dns.timeout), so
+// that the proxy starts with its servers.
+func newRouter(ctx context.Context, t *upstream.Transport, groups map[string]*UpstreamGroupOptions, routes []RouteOptions) (*router, error) {
 	r := &router{groups: make(map[string]*group, len(groups))}
 	for name, o := range groups {
-		g, err := t.NewGroup(name, o)
+		tlsOpts := o.TLS
+		g, err := t.NewGroup(name, o, func(s *upstream.Server) any {
+			return &Peer{Addr: s.Addr(), TLS: tlsOpts, Group: name, client: s.Group().Client(), server: s}
+		})
 		if err != nil {
 			return nil, fmt.Errorf("proxy: %w", err)
 		}
-		grp := &group{g: g}
-		for _, srv := range g.Servers() {
-			grp.peers = append(grp.peers, Peer{Addr: srv.Addr(), TLS: o.TLS, Group: name, client: g.Client(), server: srv})
-		}
-		r.groups[name] = grp
+		r.groups[name] = &group{g: g}
 	}
+	var wg sync.WaitGroup
+	for _, g := range r.groups {
+		wg.Go(func() { g.g.Resolve(ctx) })
+	}
+	wg.Wait()
 	for i, ro := range routes {
 		if err := validateRoute(i, ro, groups); err != nil {
 			return nil, err
@@ -111,12 +119,21 @@ func (rt *route) matches(host, path string) bool {
 func (r *router) pick(s *Session) (*Peer, error) {
 	path, _, _ := strings.Cut(s.Request.Path, "?")
 	if i := r.index.lookup(s.Host(), path); i >= 0 {
-		return r.routes[i].upstream.choose(), nil
+		if peer := r.routes[i].upstream.choose(); peer != nil {
+			return peer, nil
+		}
+		return nil, &StatusError{Status: http.StatusBadGateway, Err: ErrNoServers}
 	}
 	return nil, &StatusError{Status: http.StatusNotFound, Err: ErrNoRoute}
 }
 
-func (g *group) choose() *Peer { return &g.peers[g.g.Choose().Index()] }
+func (g *group) choose() *Peer {
+	s := g.g.Choose()
+	if s == nil {
+		return nil
+	}
+	return s.Attached().(*Peer)
+}
 
 // another picks an available server of peer's group other than peer, for
 // a request that could not reach peer; nil when there is none, or peer is
@@ -133,12 +150,13 @@ func (r *router) another(peer *Peer) *Peer {
 	if other == nil {
 		return nil
 	}
-	return &grp.peers[other.Index()]
+	return other.Attached().(*Peer)
 }
 
-// startHealthChecks starts every group's active health check.
-func (r *router) startHealthChecks(wg *sync.WaitGroup) {
+// start starts every group's active health checks and the resolution of
+// its names, until the proxy's context ends.
+func (r *router) start(wg *sync.WaitGroup) {
 	for _, g := range r.groups {
-		g.g.StartHealthChecks(wg)
+		g.g.Start(wg)
 	}
 }

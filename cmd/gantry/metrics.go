@@ -32,6 +32,7 @@ const (
 // metricsServer serves /metrics for one proxy.
 type metricsServer struct {
 	ln  net.Listener
+	mux *http.ServeMux
 	srv *http.Server
 	// done is closed when Serve returns; nil until serve is called.
 	done chan struct{}
@@ -49,12 +50,19 @@ func listenMetrics(addr string, m *metrics.Metrics) (*metricsServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
 	}
+	return newMetricsServer(ln, m), nil
+}
+
+// newMetricsServer serves m on ln, bound here or handed over by the
+// process an upgrade replaces.
+func newMetricsServer(ln net.Listener, m *metrics.Metrics) *metricsServer {
 	mux := http.NewServeMux()
 	// Exactly /metrics: anything else is a 404, so the port exposes nothing
 	// but the counters (no pprof, no index page).
 	mux.Handle("GET /metrics", m.Handler())
 	return &metricsServer{
-		ln: ln,
+		ln:  ln,
+		mux: mux,
 		srv: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: metricsReadHeaderTimeout,
@@ -63,7 +71,7 @@ func listenMetrics(addr string, m *metrics.Metrics) (*metricsServer, error) {
 			IdleTimeout:       metricsIdleTimeout,
 			MaxHeaderBytes:    metricsMaxHeaderBytes,
 		},
-	}, nil
+	}
 }
 
 // Addr is the bound address (the real port when the config said 0).

@@ -17,6 +17,11 @@ func dropPrivileges(id config.Identity) error {
 	if !id.Set() {
 		return nil
 	}
+	// A process started by an upgrade inherits the identity its parent
+	// dropped to, and can no longer call setgroups.
+	if id.UID > 0 && os.Getuid() == id.UID && (id.GID < 0 || os.Getgid() == id.GID) {
+		return nil
+	}
 	if id.GID >= 0 {
 		if err := syscall.Setgroups([]int{id.GID}); err != nil {
 			return fmt.Errorf("drop privileges: setgroups(%d): %w", id.GID, err)

@@ -88,7 +88,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		_, _ = stdout.Write(setup.text)
 		return 0
 	}
-	return runConfig(ctx, "gantry proxy", setup.config, stdout, stderr, func(addrs []net.Addr) {
+	return runConfig(ctx, "gantry proxy", setup.config, "", nil, stdout, stderr, func(addrs []net.Addr) {
 		fmt.Fprintf(stdout, "proxying https://%s to %s\n", addrs[0], pf.To)
 		fmt.Fprintf(stdout, "try:\n  %s\n", setup.curl(addrs[0]))
 	})

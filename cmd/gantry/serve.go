@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"text/template"
 	"time"
@@ -78,7 +79,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		err error
 		dev *demoSetup
 	)
+	// Started by an upgrade: the old process's sockets arrive first.
+	from, err := inheritedHandOff()
+	if err != nil {
+		from.fail(err)
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 	if *file != "" {
+		if abs, aerr := filepath.Abs(*file); aerr == nil {
+			*file = abs // an upgrade starts the new binary elsewhere, maybe
+		}
 		c, err = config.Load(*file)
 	} else {
 		dev, err = startDemo(*listen, *backend)
@@ -88,6 +99,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	if err != nil {
+		from.fail(err)
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
@@ -98,7 +110,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintf(stdout, "try:\n  %s\n", curlLine(dev.files.CA, addrs[0]))
 		}
 	}
-	return runConfig(ctx, "gantry serve", c, stdout, stderr, ready)
+	return runConfig(ctx, "gantry serve", c, *file, from, stdout, stderr, ready)
 }
 
 // curlLine is the command that fetches / through the listener at addr,

@@ -53,11 +53,20 @@ type Server struct {
 	// listeners are bound. Empty keeps the current one.
 	User  string `yaml:"user"`
 	Group string `yaml:"group"`
+	// PIDFile (pid_file) is where the serving process writes its pid; it
+	// follows the process across upgrades. Empty writes none.
+	PIDFile string `yaml:"pid_file"`
+	// ControlSocket (control_socket) is the Unix socket `gantry reload`
+	// and `gantry upgrade` talk to, and over which an upgrade hands the
+	// listening sockets to the new process. Empty disables both commands
+	// (signals still work).
+	ControlSocket string `yaml:"control_socket"`
 
 	Limits   proxy.Limits            `yaml:"limits"`
 	Timeouts proxy.Timeouts          `yaml:"timeouts"`
 	Connect  proxy.ConnectOptions    `yaml:"connect"`
 	Filter   proxy.ConnFilterOptions `yaml:"filter"`
+	DNS      proxy.DNSOptions        `yaml:"dns"`
 	// Forwarding is the proxy's owned headers and trusted proxies.
 	Forwarding proxy.ForwardingOptions `yaml:"forwarding"`
 }
@@ -70,6 +79,10 @@ type Logging struct {
 	Format string `yaml:"format"`
 	// AccessLog (access_log) defaults to true.
 	AccessLog *bool `yaml:"access_log"`
+	// AccessLogFile (access_log_file) writes the access log to this file
+	// (appending, created 0640) instead of stdout; SIGUSR1 reopens it, for
+	// logrotate.
+	AccessLogFile string `yaml:"access_log_file"`
 	// AccessLogHeaders (access_log_headers) are request headers written
 	// into each access-log record; sensitive ones appear as [REDACTED].
 	AccessLogHeaders []string `yaml:"access_log_headers"`
@@ -143,6 +156,15 @@ func decodeInto(c *Config, data []byte, errs *errorList) error {
 func (c *Config) Line(key string) int {
 	l := &errorList{lines: c.lines}
 	return l.lineOf(key)
+}
+
+// path resolves a file name from the config (pid file, control socket):
+// relative names are relative to the config file's directory.
+func (c *Config) path(name string) string {
+	if name == "" || filepath.IsAbs(name) || c.dir == "" {
+		return name
+	}
+	return filepath.Join(c.dir, name)
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

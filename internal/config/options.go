@@ -3,6 +3,7 @@ package config
 import (
 	"io"
 	"log/slog"
+	"slices"
 
 	"github.com/gantry-proxy/gantry/proxy"
 )
@@ -21,12 +22,14 @@ func (c *Config) Options(logs, access io.Writer) proxy.Options {
 		Limits:    c.Server.Limits,
 		Connect:   c.Server.Connect,
 		Filter:    c.Server.Filter,
+		DNS:       c.Server.DNS,
 		Forwarding: proxy.ForwardingOptions{
 			TrustedProxies: append([]string(nil), c.Server.Forwarding.TrustedProxies...),
 			OwnedHeaders:   append([]string(nil), c.Server.Forwarding.OwnedHeaders...),
 		},
 		Logger: NewLogger(c.Logging, logs),
 	}
+	opts.DNS.Resolvers = slices.Clone(c.Server.DNS.Resolvers)
 	// Copies, so that nothing the proxy does to its options reaches the
 	// config, which a reload compares against.
 	for name, g := range c.Upstreams {

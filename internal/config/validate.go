@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os/user"
 	"reflect"
 	"sort"
@@ -41,6 +42,7 @@ func (c *Config) validate(errs *errorList) {
 	c.validateRoutes(errs)
 	c.validateLogging(errs)
 	c.validateMetrics(errs)
+	c.validateProcess(errs)
 }
 
 func (c *Config) validateMetrics(errs *errorList) {
@@ -153,6 +155,7 @@ func (c *Config) validateServer(errs *errorList) {
 		errs.addf("server.limits.h2_max_concurrent_streams", "must be at least 1")
 	}
 	c.validateFilter(errs)
+	c.validateDNS(errs)
 	c.validateForwarding(errs)
 
 	for i, p := range s.Connect.Ports {
@@ -278,8 +281,13 @@ func (c *Config) validateUpstreams(errs *errorList) {
 			continue
 		}
 		u.Name = name
-		if len(u.Addrs) == 0 {
-			errs.addf(key+".addresses", "at least one host:port is required")
+		if len(u.Addrs) == 0 && u.SRV == "" {
+			errs.addf(key+".addresses", "at least one host:port (or an srv name) is required")
+		}
+		if u.SRV != "" {
+			if err := checkDNSName(u.SRV); err != nil {
+				errs.add(key+".srv", err)
+			}
 		}
 		for i, a := range u.Addrs {
 			if err := checkHostPort(a, false); err != nil {
@@ -313,6 +321,50 @@ func (c *Config) validateUpstreams(errs *errorList) {
 			c.upstreamTLS(errs, key+".tls", u.TLS)
 		}
 	}
+}
+
+func (c *Config) validateDNS(errs *errorList) {
+	d := &c.Server.DNS
+	for i, r := range d.Resolvers {
+		if ap, err := netip.ParseAddrPort(r); err != nil || ap.Port() == 0 {
+			errs.addf(fmt.Sprintf("server.dns.resolvers[%d]", i), "%q must be an IP address and port such as \"127.0.0.1:53\" or \"[::1]:53\" (a name would need a resolver itself)", r)
+		}
+	}
+	for key, v := range map[string]time.Duration{
+		"timeout": d.Timeout, "min_ttl": d.MinTTL, "max_ttl": d.MaxTTL, "interval": d.Interval,
+	} {
+		c.positive(errs, "server.dns."+key, v)
+	}
+	lo, hi := d.MinTTL, d.MaxTTL
+	if lo == 0 {
+		lo = proxy.DefaultDNSMinTTL
+	}
+	if hi == 0 {
+		hi = proxy.DefaultDNSMaxTTL
+	}
+	if lo > 0 && hi > 0 && lo > hi {
+		key := "server.dns.min_ttl"
+		if !c.present(key) {
+			key = "server.dns.max_ttl"
+		}
+		errs.addf(key, "min_ttl (%s) must not be above max_ttl (%s)", lo, hi)
+	}
+}
+
+// checkDNSName accepts a DNS name such as "_https._tcp.api.internal".
+func checkDNSName(name string) error {
+	n := strings.TrimSuffix(name, ".")
+	if n == "" || len(n) > 253 {
+		return fmt.Errorf("%q is not a DNS name", name)
+	}
+	for label := range strings.SplitSeq(n, ".") {
+		if label == "" || len(label) > 63 || strings.IndexFunc(label, func(r rune) bool {
+			return !(r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+		}) >= 0 {
+			return fmt.Errorf("%q is not a DNS name (letters, digits, '-' and '_' in dot-separated labels)", name)
+		}
+	}
+	return nil
 }
 
 func (c *Config) validateRoutes(errs *errorList) {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gantry-proxy/gantry/proxy"
+	"github.com/gantry-proxy/gantry/proxy/upstream"
 )
 
 // Handshake results, the values of the result label.
@@ -44,9 +45,13 @@ type Metrics struct {
 	requestSeconds   *prometheus.HistogramVec
 	upstreamErrors   *prometheus.CounterVec
 	openConns        *prometheus.GaugeVec
+	dns              *prometheus.CounterVec
 }
 
-var _ proxy.Metrics = (*Metrics)(nil)
+var (
+	_ proxy.Metrics    = (*Metrics)(nil)
+	_ proxy.DNSMetrics = (*Metrics)(nil)
+)
 
 // Handshakes take milliseconds on a LAN and up to the handshake timeout
 // (10s by default) for a slow or hostile client, so the buckets run from
@@ -88,6 +93,10 @@ func New(b Build) *Metrics {
 			Name: "gantry_open_connections",
 			Help: "Downstream connections currently open, by listener.",
 		}, []string{"listener"}),
+		dns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gantry_dns_resolutions_total",
+			Help: "Background resolutions of upstream host names and SRV records by upstream group and result: ok (same servers), changed (servers joined or left), empty (no address: last servers kept), error (failed or timed out: last servers kept).",
+		}, []string{"group", "result"}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "gantry_build_info",
@@ -102,7 +111,7 @@ func New(b Build) *Metrics {
 	m.reg.MustRegister(
 		m.handshakes, m.handshakeSeconds,
 		m.requests, m.requestSeconds,
-		m.upstreamErrors, m.openConns,
+		m.upstreamErrors, m.openConns, m.dns,
 		build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -156,6 +165,17 @@ func (m *Metrics) Request(listener, upstream string, status int, d time.Duration
 // its text varies without bound (addresses, ports, timings).
 func (m *Metrics) UpstreamError(group, addr string, _ error) {
 	m.upstreamErrors.WithLabelValues(group, addr).Inc()
+}
+
+// DNSResolution implements proxy.DNSMetrics. result is one of a fixed set
+// (upstream.ResolveOK and the others); anything else counts as error.
+func (m *Metrics) DNSResolution(group, result string) {
+	switch result {
+	case upstream.ResolveOK, upstream.ResolveChanged, upstream.ResolveEmpty:
+	default:
+		result = upstream.ResolveError
+	}
+	m.dns.WithLabelValues(group, result).Inc()
 }
 
 // cipherNames is read-only after init. crypto/tls.CipherSuiteName builds

@@ -162,6 +162,24 @@ func TestUpstreamErrorAndConnections(t *testing.T) {
 	assert.NotContains(t, text, "connection refused")
 }
 
+func TestDNSResolution(t *testing.T) {
+	m := New(Build{})
+	m.DNSResolution("api", "changed")
+	m.DNSResolution("api", "ok")
+	m.DNSResolution("api", "ok")
+	m.DNSResolution("api", "no such result") // outside the set: counted as error
+	m.DNSResolution("web", "empty")
+	text := scrape(t, m)
+	for _, want := range []string{
+		`gantry_dns_resolutions_total{group="api",result="changed"} 1`,
+		`gantry_dns_resolutions_total{group="api",result="ok"} 2`,
+		`gantry_dns_resolutions_total{group="api",result="error"} 1`,
+		`gantry_dns_resolutions_total{group="web",result="empty"} 1`,
+	} {
+		assertSeries(t, text, want)
+	}
+}
+
 func TestBuildInfoAndRuntime(t *testing.T) {
 	m := New(Build{Version: "0.9.0", Backends: []string{"gostd", "openssl"}})
 	text := scrape(t, m)

@@ -36,19 +36,23 @@ func (roundRobin) Pick(servers []*Server, start uint64, now int64) *Server {
 }
 
 // leastConn takes the available server with the fewest requests in
-// flight; among equals, the first from start.
+// flight for its weight (an SRV record's; 1 otherwise); among equals, the
+// first from start.
 type leastConn struct{}
 
 func (leastConn) Pick(servers []*Server, start uint64, now int64) *Server {
 	n := uint64(len(servers))
 	var best *Server
+	var bestLoad, bestWeight int64
 	for i := range n {
 		s := servers[(start+i)%n]
 		if !s.available(now) {
 			continue
 		}
-		if best == nil || s.inflight.Load() < best.inflight.Load() {
-			best = s
+		load, weight := s.inflight.Load(), int64(s.weight.Load())
+		// load/weight < bestLoad/bestWeight, without dividing.
+		if best == nil || load*bestWeight < bestLoad*weight {
+			best, bestLoad, bestWeight = s, load, weight
 		}
 	}
 	return best

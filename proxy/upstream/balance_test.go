@@ -17,7 +17,7 @@ func testGroup(t *testing.T, balance string, n int) *Group {
 		o.Addrs = append(o.Addrs, fmt.Sprintf("127.0.0.1:%d", 10000+i))
 	}
 	require.NoError(t, o.validate("g"))
-	g, err := newGroup("g", o, nil)
+	g, err := newGroup("g", o, nil, nil)
 	require.NoError(t, err)
 	return g
 }
@@ -30,27 +30,27 @@ func TestBalancers(t *testing.T) {
 			got = append(got, g.Choose().Index())
 		}
 		assert.Equal(t, []int{0, 1, 2, 0, 1, 2}, got)
-		g.servers[1].ejectedUntil.Store(time.Now().Add(time.Minute).UnixNano())
+		g.Servers()[1].ejectedUntil.Store(time.Now().Add(time.Minute).UnixNano())
 		for range 6 {
 			assert.NotEqual(t, 1, g.Choose().Index())
 		}
 	})
 	t.Run("least conn takes the least loaded", func(t *testing.T) {
 		g := testGroup(t, BalanceLeastConn, 3)
-		g.servers[0].inflight.Store(5)
-		g.servers[1].inflight.Store(1)
-		g.servers[2].inflight.Store(3)
+		g.Servers()[0].inflight.Store(5)
+		g.Servers()[1].inflight.Store(1)
+		g.Servers()[2].inflight.Store(3)
 		for range 5 {
 			assert.Equal(t, 1, g.Choose().Index())
 		}
 	})
 	t.Run("all ejected: any server rather than none", func(t *testing.T) {
 		g := testGroup(t, BalanceLeastConn, 2)
-		for _, s := range g.servers {
+		for _, s := range g.Servers() {
 			s.unhealthy.Store(true)
 		}
 		assert.NotNil(t, g.Choose())
-		assert.Nil(t, g.ChooseExcept(g.servers[0]))
+		assert.Nil(t, g.ChooseExcept(g.Servers()[0]))
 	})
 	t.Run("unknown policy", func(t *testing.T) {
 		_, err := NewBalancer("random")
@@ -62,7 +62,7 @@ func TestBalancers(t *testing.T) {
 func TestPassiveEjection(t *testing.T) {
 	g := testGroup(t, "", 2)
 	g.maxFails = 2
-	s := g.servers[0]
+	s := g.Servers()[0]
 	s.result(errors.New("refused"))
 	assert.True(t, s.available(time.Now().UnixNano()), "one failure of two allowed")
 	s.result(errors.New("refused"))

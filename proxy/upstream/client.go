@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -25,6 +26,15 @@ type Client struct {
 
 	mu    sync.Mutex
 	pools map[string]*hostPool
+	// hosts are the names servers' addresses were resolved from, sent as
+	// SNI when no server_name is set.
+	hosts map[string]string
+	// retired are servers that left their group, with when: their
+	// connections are closed once idle instead of pooled. An entry is
+	// forgotten after the idle timeout, so addresses that come and go do
+	// not grow the table; a connection busy for longer is pooled at the
+	// end and then closed by the idle timeout as any other.
+	retired map[string]time.Time
 }
 
 // NewClient compiles tlsOpts (nil: plain HTTP) into a client with its own
@@ -36,7 +46,7 @@ func (t *Transport) NewClient(tlsOpts *TLS, maxIdle int, idleTimeout time.Durati
 	if idleTimeout == 0 {
 		idleTimeout = DefaultIdleConnTimeout
 	}
-	c := &Client{t: t, maxIdle: maxIdle, idleTimeout: idleTimeout, pools: make(map[string]*hostPool)}
+	c := &Client{t: t, maxIdle: maxIdle, idleTimeout: idleTimeout, pools: make(map[string]*hostPool), hosts: make(map[string]string), retired: make(map[string]time.Time)}
 	if tlsOpts != nil {
 		cl, name, alpn, err := compileTLS(tlsOpts, t.set.Timeouts.TLSHandshake)
 		if err != nil {
@@ -52,6 +62,42 @@ func (t *Transport) NewClient(tlsOpts *TLS, maxIdle int, idleTimeout time.Durati
 	t.mu.Unlock()
 	t.janitor.Do(func() { go t.sweep() })
 	return c, nil
+}
+
+// admit readies the client for a server joining its group: host is the
+// name its address came from (empty for an IP address).
+func (c *Client) admit(addr, host string) {
+	c.mu.Lock()
+	delete(c.retired, addr)
+	if host != "" {
+		c.hosts[addr] = host
+	}
+	c.mu.Unlock()
+}
+
+// retire drains a server that left its group: its idle connections close
+// now, busy ones when their exchange ends (HTTP/1.1) or their last stream
+// does (HTTP/2, at the next sweep).
+func (c *Client) retire(addr string) {
+	c.mu.Lock()
+	c.retired[addr] = time.Now()
+	delete(c.hosts, addr)
+	c.mu.Unlock()
+	c.prune(time.Now())
+}
+
+// sniFor is the name sent as SNI to addr.
+func (c *Client) sniFor(addr string) string {
+	if c.serverName != "" {
+		return c.serverName
+	}
+	c.mu.Lock()
+	h := c.hosts[addr]
+	c.mu.Unlock()
+	if h == "" {
+		h, _, _ = net.SplitHostPort(addr)
+	}
+	return h
 }
 
 // compileTLS is the one place an upstream TLS client is built, so that a

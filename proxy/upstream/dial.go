@@ -20,11 +20,7 @@ func (c *Client) dial(ctx context.Context, addr string) (*h1Conn, *h2Client, err
 	if c.tls == nil {
 		return newH1Conn(raw, raw), nil, nil
 	}
-	sni := c.serverName
-	if sni == "" {
-		sni, _, _ = net.SplitHostPort(addr)
-	}
-	tc := c.tls.Client(raw, sni)
+	tc := c.tls.Client(raw, c.sniFor(addr))
 	hctx, cancel := context.WithTimeout(ctx, t.TLSHandshake)
 	_ = tc.SetDeadline(time.Now().Add(t.TLSHandshake))
 	err = tc.HandshakeContext(hctx)

@@ -18,8 +18,16 @@ type GroupOptions struct {
 	// Name of the group; routes refer to it. It is the key the group has
 	// in the configuration's upstreams map.
 	Name string `yaml:"-"`
-	// Addrs are "host:port" of the servers. At least one is required.
+	// Addrs are "host:port" of the servers. An IP address is one server; a
+	// host name stands for every address it resolves to, resolved again in
+	// the background (see DNSOptions). At least one address or SRV is
+	// required.
 	Addrs []string `yaml:"addresses"`
+	// SRV names an SRV record (e.g. "_https._tcp.api.internal") whose
+	// targets are servers of the group as well, at the ports it gives:
+	// only the lowest priority with an available server gets requests, in
+	// proportion to the weights.
+	SRV string `yaml:"srv"`
 	// Balance picks a server for each request: "round_robin" (the
 	// default) takes them in turn, "least_conn" the one with the fewest
 	// requests in flight.

@@ -14,10 +14,20 @@ type hostPool struct {
 func (c *Client) prune(now time.Time) {
 	var stale []io.Closer
 	c.mu.Lock()
+	for addr, at := range c.retired {
+		if now.Sub(at) > c.idleTimeout {
+			delete(c.retired, addr)
+		}
+	}
 	for addr, hp := range c.pools {
+		// A retired server's connections go as soon as they are idle.
+		limit := c.idleTimeout
+		if _, gone := c.retired[addr]; gone {
+			limit = -1
+		}
 		kept := hp.idle[:0]
 		for _, ic := range hp.idle {
-			if now.Sub(ic.idleSince) > c.idleTimeout {
+			if now.Sub(ic.idleSince) > limit {
 				stale = append(stale, ic.c)
 			} else {
 				kept = append(kept, ic)
@@ -27,7 +37,7 @@ func (c *Client) prune(now time.Time) {
 		hp.idle = kept
 		h2kept := hp.h2[:0]
 		for _, hc := range hp.h2 {
-			if hc.cc.State().Closed || (hc.cc.State().StreamsActive == 0 && now.Sub(hc.lastIdle()) > c.idleTimeout) {
+			if hc.cc.State().Closed || (hc.cc.State().StreamsActive == 0 && now.Sub(hc.lastIdle()) > limit) {
 				stale = append(stale, hc.cc)
 			} else {
 				h2kept = append(h2kept, hc)
@@ -112,6 +122,11 @@ func (c *Client) putIdle(addr string, ic *h1Conn) {
 	}
 	ic.idleSince = time.Now()
 	c.mu.Lock()
+	if _, gone := c.retired[addr]; gone {
+		c.mu.Unlock()
+		_ = ic.c.Close()
+		return
+	}
 	hp := c.pools[addr]
 	if hp == nil {
 		hp = &hostPool{}

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -26,6 +27,32 @@ type Settings struct {
 	// OnAttemptError, when set, is told about every failed attempt (the
 	// one retried included), for metrics and logs.
 	OnAttemptError func(group, addr string, attempt int, err error)
+	// OnServerState, when set, is told once when a server changes state:
+	// ejected by passive health checking, back after an ejection, failing
+	// or passing its active health check. reason says why (the error).
+	OnServerState func(group, addr string, state ServerState, reason error)
+	// DNS is how groups' host names and SRV records are resolved.
+	DNS DNSOptions
+	// OnResolve, when set, is told about every background resolution of a
+	// group's names.
+	OnResolve func(ResolveEvent)
+}
+
+// ServerState is what OnServerState reports.
+type ServerState string
+
+// Server states.
+const (
+	StateEjected   ServerState = "ejected"
+	StateRecovered ServerState = "recovered"
+	StateUnhealthy ServerState = "unhealthy"
+	StateHealthy   ServerState = "healthy"
+)
+
+func (t *Transport) serverState(g, addr string, st ServerState, reason error) {
+	if f := t.set.OnServerState; f != nil {
+		f(g, addr, st, reason)
+	}
 }
 
 // Transport owns every compiled upstream TLS client and their pools, and
@@ -33,6 +60,8 @@ type Settings struct {
 type Transport struct {
 	ctx context.Context
 	set Settings
+	dns DNSOptions // set.DNS with its defaults
+	res resolver
 
 	mu      sync.Mutex
 	clients []*Client
@@ -41,10 +70,17 @@ type Transport struct {
 	janitor sync.Once
 }
 
-// NewTransport makes a transport; ctx ends every exchange and the pool
-// sweeper when done.
+// NewTransport makes a transport; ctx ends every exchange, the pool
+// sweeper and the groups' background work when done. set.DNS must have
+// passed Validate.
 func NewTransport(ctx context.Context, set Settings) *Transport {
-	return &Transport{ctx: ctx, set: set, byTLS: make(map[*TLS]*Client)}
+	t := &Transport{ctx: ctx, set: set, byTLS: make(map[*TLS]*Client), dns: set.DNS.withDefaults()}
+	if len(t.dns.Resolvers) > 0 {
+		t.res = &dnsClient{servers: t.dns.Resolvers, timeout: t.dns.Timeout}
+	} else {
+		t.res = timedResolver{systemResolver{net.DefaultResolver}, t.dns.Timeout}
+	}
+	return t
 }
 
 // ClientFor returns the client for a peer that is not a group's (one an
@@ -112,8 +148,11 @@ func (t *Transport) Close() {
 }
 
 // NewGroup validates o and compiles it into a group with its own client;
-// name is the group's key in the configuration.
-func (t *Transport) NewGroup(name string, o *GroupOptions) (*Group, error) {
+// name is the group's key in the configuration. attach, when set, is
+// called for each server as it joins the group, before any request can
+// choose it; Server.Attached returns what it made. The group's names are
+// not resolved yet: see Resolve and Start.
+func (t *Transport) NewGroup(name string, o *GroupOptions, attach func(*Server) any) (*Group, error) {
 	if err := o.validate(name); err != nil {
 		return nil, err
 	}
@@ -121,5 +160,5 @@ func (t *Transport) NewGroup(name string, o *GroupOptions) (*Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upstream %q: %w", name, err)
 	}
-	return newGroup(name, o, c)
+	return newGroup(name, o, c, attach)
 }
