@@ -252,6 +252,12 @@ func (rd *Reader) readLine(limit int, malformed func(string) *Error) ([]byte, er
 			if i == rd.r || rd.buf[i-1] != '\r' {
 				return nil, malformed("line not terminated by CRLF")
 			}
+			// The same bound as below, however much happened to be
+			// buffered: otherwise a line's fate would depend on how the
+			// peer's bytes were split into reads (the fuzzer found it).
+			if i-rd.r >= limit {
+				return nil, malformed("chunk line too long")
+			}
 			line := rd.buf[rd.r : i-1 : i-1]
 			rd.r = i + 1
 			return line, nil

@@ -415,3 +415,31 @@ func TestSmallLimitsPipelined(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, 431, e.Status)
 }
+
+// TestChunkLineBoundIndependentOfReads: a chunk-size line is held to the
+// same bound whether its bytes arrive in one read or one at a time (the
+// pipeline fuzzer found a line the proxy accepted when it was buffered
+// whole and the codec refused when it arrived in pieces).
+func TestChunkLineBoundIndependentOfReads(t *testing.T) {
+	limit := DefaultLimits.MaxChunkLineBytes
+	// A large head grows the buffer, so that when the bytes come in one
+	// read the whole chunk line is already buffered past the bound.
+	head := "POST / HTTP/1.1\r\nHost: a\r\nX-Pad: " + strings.Repeat("p", 5*limit) + "\r\nTransfer-Encoding: chunked\r\n\r\n"
+	for _, extLen := range []int{limit - 8, limit, limit + 100} {
+		line := "5;a=" + strings.Repeat("b", extLen)
+		raw := head + line + "\r\nhello\r\n0\r\n\r\n"
+		var outcomes []bool
+		for _, oneByte := range []bool{false, true} {
+			var src io.Reader = strings.NewReader(raw)
+			if oneByte {
+				src = iotest.OneByteReader(src)
+			}
+			rd := NewReader(src, Limits{})
+			var req Request
+			_, err := readOne(t, rd, &req)
+			outcomes = append(outcomes, err == nil)
+		}
+		assert.Equal(t, outcomes[0], outcomes[1], "chunk line of %d bytes: accepted whole=%v, byte by byte=%v", len(line), outcomes[0], outcomes[1])
+		assert.Equal(t, len(line)+1 < limit, outcomes[0], "chunk line of %d bytes against a bound of %d", len(line), limit)
+	}
+}
