@@ -115,3 +115,42 @@ func TestReloadPicksUpNewCertificate(t *testing.T) {
 	assert.NotEqual(t, before, serial(), "a connection after the reload gets the new certificate")
 	assert.Equal(t, e.pid(t), p.cmd.Process.Pid, "the same process serves on")
 }
+
+// TestReloadAddsAndRemovesListener: a reload may add a listener, which
+// then serves, and remove it again, which stops it, while the listener
+// both configs share serves throughout.
+func TestReloadAddsAndRemovesListener(t *testing.T) {
+	e := newOpsEnv(t)
+	one := e.config("a")
+	extra := freeAddr(t)
+	two := strings.Replace(one, "routes:", `  - name: extra
+    address: `+extra+`
+    tls:
+      certificates: [{cert: server.pem, key: server-key.pem}]
+routes:`, 1)
+	require.Contains(t, two, "name: extra")
+	e.write(t, one)
+	e.serve(t)
+	reload := func(text string) {
+		t.Helper()
+		e.write(t, text)
+		code, stdout, stderr := runGantry(t, "reload", "-c", e.file)
+		require.Equal(t, 0, code, "stdout: %s\nstderr: %s", stdout, stderr)
+	}
+	dialExtra := func() error {
+		c, err := tls.Dial("tcp", extra, &tls.Config{RootCAs: e.roots, ServerName: "localhost"})
+		if err == nil {
+			_ = c.Close()
+		}
+		return err
+	}
+	require.Error(t, dialExtra(), "nothing listens on the extra address before the reload")
+
+	reload(two)
+	assert.NoError(t, dialExtra(), "the added listener serves after the reload")
+	assert.Equal(t, "A", e.get(t))
+
+	reload(one)
+	waitFor(t, "the removed listener to stop", func() bool { return dialExtra() != nil })
+	assert.Equal(t, "A", e.get(t), "the listener both configs share serves on")
+}
