@@ -20,19 +20,7 @@ var _ gtls.Client = (*Client)(nil)
 // NewClient validates cfg and compiles it into a context of lib, whose
 // capabilities are caps.
 func NewClient(lib Library, caps gtls.Capabilities, cfg *gtls.ClientConfig) (*Client, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	params, err := cfg.Params(caps)
-	if err != nil {
-		return nil, err
-	}
-	cc, err := clientContext(lib, cfg, params)
-	defer cc.wipe()
-	if err != nil {
-		return nil, err
-	}
-	ctx, err := lib.NewContext(cc)
+	ctx, err := compile(lib, caps, cfg, func(p gtls.Params) (*ContextConfig, error) { return clientContext(lib, cfg, p) })
 	if err != nil {
 		return nil, err
 	}

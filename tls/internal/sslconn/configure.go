@@ -120,3 +120,28 @@ func sessionIDContext(cfg *gtls.ServerConfig) []byte {
 	}
 	return sid.Sum(nil)
 }
+
+// checked is what ServerConfig and ClientConfig share before compiling.
+type checked interface {
+	Validate() error
+	Params(gtls.Capabilities) (gtls.Params, error)
+}
+
+// compile is the path both sides take: validate, resolve the policy
+// against caps, translate into the library's terms, make the context. The
+// translation is wiped (it holds key material) whatever happens.
+func compile(lib Library, caps gtls.Capabilities, cfg checked, translate func(gtls.Params) (*ContextConfig, error)) (Context, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	params, err := cfg.Params(caps)
+	if err != nil {
+		return nil, err
+	}
+	cc, err := translate(params)
+	defer cc.wipe()
+	if err != nil {
+		return nil, err
+	}
+	return lib.NewContext(cc)
+}

@@ -19,19 +19,7 @@ var _ gtls.Server = (*Server)(nil)
 // NewServer validates cfg and compiles it into a context of lib, whose
 // capabilities are caps.
 func NewServer(lib Library, caps gtls.Capabilities, cfg *gtls.ServerConfig) (*Server, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	params, err := cfg.Params(caps)
-	if err != nil {
-		return nil, err
-	}
-	cc, err := serverContext(lib, cfg, params)
-	defer cc.wipe()
-	if err != nil {
-		return nil, err
-	}
-	ctx, err := lib.NewContext(cc)
+	ctx, err := compile(lib, caps, cfg, func(p gtls.Params) (*ContextConfig, error) { return serverContext(lib, cfg, p) })
 	if err != nil {
 		return nil, err
 	}
