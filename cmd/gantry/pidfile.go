@@ -21,7 +21,7 @@ type pidFile struct {
 func writePIDFile(path string) (*pidFile, error) {
 	pid := os.Getpid()
 	tmp := fmt.Sprintf("%s.%d.tmp", path, pid)
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil { // #nosec G306 -- pid files are world-readable by convention (systemd, logrotate, kill)
 		return nil, fmt.Errorf("pid file: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

@@ -180,7 +180,7 @@ func (rt *server) upgradeLocked() (int, error) {
 	conn := fc.(*net.UnixConn)
 	defer conn.Close()
 
-	cmd := exec.Command(rt.exe, "serve", "-c", rt.file)
+	cmd := exec.Command(rt.exe, "serve", "-c", rt.file) // #nosec G204 -- this binary (os.Executable) re-run on the config it serves, no input from traffic
 	cmd.Env = append(os.Environ(), upgradeFDEnv+"=3")
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr

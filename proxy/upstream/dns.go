@@ -2,11 +2,11 @@ package upstream
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
@@ -253,7 +253,13 @@ func (c *dnsClient) query(ctx context.Context, name string, qt dnsmessage.Type) 
 func (c *dnsClient) exchange(ctx context.Context, srv string, qname dnsmessage.Name, qt dnsmessage.Type) (*dnsmessage.Message, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	id := uint16(rand.Uint32())
+	// An unpredictable ID is half of what keeps an off-path attacker
+	// from answering first (the source port is the other half).
+	var idb [2]byte
+	if _, err := rand.Read(idb[:]); err != nil {
+		return nil, fmt.Errorf("dns: query id: %w", err)
+	}
+	id := binary.BigEndian.Uint16(idb[:])
 	q := dnsmessage.Message{
 		Header:    dnsmessage.Header{ID: id, RecursionDesired: true},
 		Questions: []dnsmessage.Question{{Name: qname, Type: qt, Class: dnsmessage.ClassINET}},
