@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gantry-proxy/gantry/proxy/canon"
 	"github.com/gantry-proxy/gantry/proxy/h1"
 	"github.com/gantry-proxy/gantry/proxy/h1/h1test"
 )
@@ -292,9 +293,27 @@ func fuzzReference(data []byte) fuzzRef {
 			return ref
 		}
 		m := fuzzMsg{method: string(req.Method), target: string(req.AppendOriginForm(nil)), host: string(req.Host)}
+		// The proxy forwards the canonical path (the listener's default
+		// policy), and answers 400 itself to a path that policy refuses:
+		// such a request never reaches the origin, and whether the
+		// connection goes on after it is the proxy's choice.
+		refusedPath := false
+		if m.method != http.MethodConnect && m.target != "*" {
+			if t, cerr := canon.Target(m.target, &canon.Policy{}); cerr == nil {
+				m.target = t
+			} else {
+				refusedPath = true
+			}
+		}
 		if m.body, err = io.ReadAll(rd.Body()); err != nil {
-			ref.bodyFailed = true
+			ref.bodyFailed = !refusedPath
 			return ref
+		}
+		if refusedPath {
+			if !req.KeepAlive {
+				return ref
+			}
+			continue
 		}
 		ref.reqs = append(ref.reqs, m)
 		if !req.KeepAlive || req.Upgrade != nil || string(req.Method) == http.MethodConnect {
