@@ -69,6 +69,14 @@ func (a *accessLog) log(s *Session, err error) {
 			slog.String("alpn", d.TLS.NegotiatedProtocol),
 		)
 	}
+	if id := d.ClientIdentity; id != nil {
+		// Who the client is, never its certificate.
+		attrs = append(attrs,
+			slog.String("client_subject", id.Subject),
+			slog.String("client_serial", id.Serial),
+			slog.String("client_spki_sha256", id.SPKISHA256),
+		)
+	}
 	r := &s.Request
 	attrs = append(attrs,
 		slog.String("method", r.Method),

@@ -27,7 +27,7 @@ func (p *Proxy) serveConn(l *listener, c *trackedConn) {
 		_ = c.SetDeadline(time.Time{})
 	}
 	if l.tlsServer == nil {
-		p.serveH1(l, c, conn, nil, "")
+		p.serveH1(l, c, conn, nil, "", nil, nil)
 		return
 	}
 	tc := l.tlsServer.Server(conn)
@@ -46,13 +46,21 @@ func (p *Proxy) serveConn(l *listener, c *trackedConn) {
 		p.log.Debug("TLS handshake failed", "listener", l.name, "client", c.RemoteAddr().String(), "backend", l.backend, "err", err)
 		return
 	}
+	peer, ident := l.newClientPeer(&state)
+	if reason := l.identity.Check(peer.leafOrNil()); reason != "" {
+		// Every backend's handshake is complete by now, so this is the
+		// earliest Gantry can refuse without its own verify callback: no
+		// request has been read, and none will be.
+		p.refuseIdentity(l.name, "listener", c.RemoteAddr(), ident, reason)
+		return
+	}
 	_ = c.SetDeadline(time.Time{})
 	if state.NegotiatedProtocol == "h2" {
 		// HTTP/2 drains itself on shutdown (GOAWAY), so it is never
 		// closed as idle.
 		c.idle.Store(false)
-		l.h2.ServeConn(p.ctx, tc, p.h2Handler(l, &state, l.backend, portOf(c.LocalAddr())))
+		l.h2.ServeConn(p.ctx, tc, p.h2Handler(l, &state, l.backend, portOf(c.LocalAddr()), peer, ident))
 		return
 	}
-	p.serveH1(l, c, tc, &state, l.backend)
+	p.serveH1(l, c, tc, &state, l.backend, peer, ident)
 }

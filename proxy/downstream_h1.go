@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gantry-proxy/gantry/mtls"
 	"github.com/gantry-proxy/gantry/proxy/h1"
 )
 
@@ -93,7 +94,7 @@ func (r *headDeadlineReader) Read(b []byte) (int, error) {
 // set their own deadlines.
 func (r *headDeadlineReader) headDone() { r.headStart = time.Time{} }
 
-func (p *Proxy) serveH1(l *listener, track *trackedConn, c net.Conn, state *stdtls.ConnectionState, backend string) {
+func (p *Proxy) serveH1(l *listener, track *trackedConn, c net.Conn, state *stdtls.ConnectionState, backend string, peer *clientPeer, ident *mtls.Identity) {
 	sc, _ := h1ConnPool.Get().(*h1ServerConn)
 	if sc == nil {
 		sc = &h1ServerConn{}
@@ -107,7 +108,7 @@ func (p *Proxy) serveH1(l *listener, track *trackedConn, c net.Conn, state *stdt
 	sc.src = headDeadlineReader{c: c, limit: l.timeouts.RequestHeader}
 	sc.rd.Reset(&sc.src)
 	sc.bw.Reset(c)
-	sc.s.Downstream = DownstreamInfo{RemoteAddr: c.RemoteAddr(), Listener: l.name, Proto: "HTTP/1.1", TLS: state, TLSBackend: backend, localPort: portOf(c.LocalAddr())}
+	sc.s.Downstream = DownstreamInfo{RemoteAddr: c.RemoteAddr(), Listener: l.name, Proto: "HTTP/1.1", TLS: state, TLSBackend: backend, ClientIdentity: ident, peer: peer, localPort: portOf(c.LocalAddr())}
 	sc.s.paths = l.paths
 	sc.s.reqTrailer = sc.rd.Trailer
 	sc.s.interruptBody = func() { _ = c.SetReadDeadline(time.Unix(1, 0)) }
@@ -207,6 +208,7 @@ func (sc *h1ServerConn) resetResponse() {
 	sc.s.sent = false
 	sc.s.Response = ResponseHead{}
 	sc.s.Peer = nil
+	sc.s.route = nil
 	sc.s.BytesIn, sc.s.BytesOut, sc.s.UpstreamDuration = 0, 0, 0
 	sc.s.values = nil
 }

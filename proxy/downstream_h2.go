@@ -9,14 +9,15 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gantry-proxy/gantry/mtls"
 	"github.com/gantry-proxy/gantry/proxy/h2"
 )
 
 // h2Handler is the http.Handler proxy/h2 calls for each stream of one
 // downstream connection.
-func (p *Proxy) h2Handler(l *listener, state *stdtls.ConnectionState, backend, localPort string) http.Handler {
+func (p *Proxy) h2Handler(l *listener, state *stdtls.ConnectionState, backend, localPort string, peer *clientPeer, ident *mtls.Identity) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p.serveStream(l, w, r, state, backend, localPort) {
+		if p.serveStream(l, w, r, state, backend, localPort, peer, ident) {
 			// The head went out and the body cannot be completed, or the
 			// request body went idle: reset the stream, so the client never
 			// takes a cut body for a whole one. x/net sends INTERNAL_ERROR;
@@ -28,18 +29,20 @@ func (p *Proxy) h2Handler(l *listener, state *stdtls.ConnectionState, backend, l
 
 // serveStream proxies one HTTP/2 stream; it reports whether the stream must
 // be reset: its response could not be completed, or its body went idle.
-func (p *Proxy) serveStream(l *listener, w http.ResponseWriter, r *http.Request, state *stdtls.ConnectionState, backend, localPort string) bool {
+func (p *Proxy) serveStream(l *listener, w http.ResponseWriter, r *http.Request, state *stdtls.ConnectionState, backend, localPort string, peer *clientPeer, ident *mtls.Identity) bool {
 	rc := http.NewResponseController(w)
 	s := &Session{
 		Start: time.Now(),
 		ctx:   r.Context(),
 		Downstream: DownstreamInfo{
-			RemoteAddr: remoteAddr(r),
-			Listener:   l.name,
-			Proto:      "HTTP/2.0",
-			TLS:        state,
-			TLSBackend: backend,
-			localPort:  localPort,
+			RemoteAddr:     remoteAddr(r),
+			Listener:       l.name,
+			Proto:          "HTTP/2.0",
+			TLS:            state,
+			TLSBackend:     backend,
+			ClientIdentity: ident,
+			peer:           peer,
+			localPort:      localPort,
 		},
 		paths: l.paths,
 	}

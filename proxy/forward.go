@@ -77,6 +77,9 @@ func (p *Proxy) forward(s *Session) error {
 		peer, err = p.router.pick(s)
 	}
 	if err != nil {
+		if ir, ok := errors.AsType[*identityRefusal](err); ok {
+			p.refuseIdentity(s.Downstream.Listener, "route", s.Downstream.RemoteAddr, s.Downstream.ClientIdentity, ir.reason)
+		}
 		return err
 	}
 	if peer == nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gantry-proxy/gantry/certs"
+	"github.com/gantry-proxy/gantry/mtls"
 	"github.com/gantry-proxy/gantry/proxy/canon"
 	"github.com/gantry-proxy/gantry/proxy/listen"
 	"github.com/gantry-proxy/gantry/proxy/upstream"
@@ -105,6 +106,13 @@ type ListenerTLS struct {
 	// a certs.Server, so the files can be reloaded without a restart.
 	// Empty, Config's own certificates are served as they are.
 	Files certs.ServerFiles `yaml:",inline"`
+	// ClientIdentity says which verified client certificates may connect
+	// (Allow) and which identity headers the upstream gets (Forward). It
+	// needs a client_auth mode that verifies (verify-if-given or
+	// require-and-verify). A client whose certificate the rules refuse has
+	// its connection closed right after the handshake, before any request
+	// is read.
+	ClientIdentity mtls.Options `yaml:"client_identity"`
 }
 
 // Option types that live with the code they configure, under the names the
@@ -148,6 +156,11 @@ type RouteOptions struct {
 	PathPrefix string `yaml:"path_prefix"`
 	// Upstream names a group in upstreams.
 	Upstream string `yaml:"upstream"`
+	// ClientIdentity tightens the listener's: requests matching the route
+	// from a client whose verified certificate its Allow rules refuse (or
+	// from a client with none) get 403 and go nowhere. Its Forward adds to
+	// the listener's headers.
+	ClientIdentity mtls.Options `yaml:"client_identity"`
 }
 
 // ForwardingOptions is the one mechanism for the headers only the proxy may
@@ -281,4 +294,11 @@ type Metrics interface {
 // "empty" and "error" (upstream.ResolveOK and the others).
 type DNSMetrics interface {
 	DNSResolution(group, result string)
+}
+
+// IdentityMetrics is implemented by a Metrics that also counts client
+// identity refusals: level is "listener" (connection closed after the
+// handshake) or "route" (403), reason one of mtls.Reasons.
+type IdentityMetrics interface {
+	ClientIdentityRefused(listener, level string, reason mtls.Reason)
 }

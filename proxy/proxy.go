@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gantry-proxy/gantry/certs"
+	"github.com/gantry-proxy/gantry/mtls"
 	"github.com/gantry-proxy/gantry/proxy/canon"
 	"github.com/gantry-proxy/gantry/proxy/h2"
 	"github.com/gantry-proxy/gantry/proxy/listen"
@@ -67,6 +68,11 @@ type listener struct {
 	h2            *h2.Server
 	open          atomic.Int64
 	reusePort     bool
+	// verifies is true when client certificates are verified here: only
+	// then does a client have an identity.
+	verifies bool
+	identity *mtls.Policy // nil: any verified client, or none
+	forward  mtls.Forward
 }
 
 // New validates opts and compiles every TLS configuration once. Nothing
@@ -174,6 +180,10 @@ func (p *Proxy) compileListener(i int, lo ListenerOptions) (*listener, error) {
 			return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
 		}
 		l.tlsServer, l.backend = srv, backend
+		if err := l.compileIdentity(lo.TLS); err != nil {
+			_ = srv.Close()
+			return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
+		}
 	}
 	l.h2, err = h2.NewServer(h2.ServerOptions{
 		MaxConcurrentStreams: p.limits.H2MaxConcurrentStreams,

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gantry-proxy/gantry/mtls"
 	"github.com/gantry-proxy/gantry/proxy/canon"
 	"github.com/gantry-proxy/gantry/proxy/upstream"
 )
@@ -24,6 +25,8 @@ type route struct {
 	suffix   string // ".example.com" for "*.example.com"
 	prefix   string
 	upstream *group
+	identity *mtls.Policy // nil: the listener's rules only
+	forward  mtls.Forward
 }
 
 // group is an upstream group. Each of its servers carries its Peer
@@ -57,7 +60,8 @@ func newRouter(ctx context.Context, t *upstream.Transport, groups map[string]*Up
 		if err := validateRoute(i, ro, groups); err != nil {
 			return nil, err
 		}
-		rt := route{prefix: ro.PathPrefix, upstream: r.groups[ro.Upstream]}
+		rt := route{prefix: ro.PathPrefix, upstream: r.groups[ro.Upstream], forward: ro.ClientIdentity.Forward}
+		rt.identity, _ = mtls.Compile(ro.ClientIdentity.Allow) // validateRoute checked it
 		if h := strings.ToLower(ro.Host); strings.HasPrefix(h, "*.") {
 			rt.suffix = h[1:]
 		} else {
@@ -80,6 +84,9 @@ func validateRoute(i int, r RouteOptions, groups map[string]*UpstreamGroupOption
 		if strings.Contains(h[1:], "*") || (strings.HasPrefix(h, "*") && !strings.HasPrefix(h, "*.")) {
 			return fmt.Errorf("proxy: route %d host %q: only a leading \"*.\" wildcard is allowed", i, h)
 		}
+	}
+	if err := r.ClientIdentity.Validate(); err != nil {
+		return fmt.Errorf("proxy: route %d client_identity.%w", i, err)
 	}
 	if r.PathPrefix != "" && !strings.HasPrefix(r.PathPrefix, "/") {
 		return fmt.Errorf("proxy: route %d path prefix %q must start with /", i, r.PathPrefix)
@@ -119,7 +126,12 @@ func (rt *route) matches(host, path string) bool {
 func (r *router) pick(s *Session) (*Peer, error) {
 	path, _, _ := strings.Cut(s.Request.Path, "?")
 	if i := r.index.lookup(s.Host(), path); i >= 0 {
-		if peer := r.routes[i].upstream.choose(); peer != nil {
+		rt := &r.routes[i]
+		s.route = rt
+		if reason := rt.identity.Check(s.Downstream.peer.leafOrNil()); reason != "" {
+			return nil, &StatusError{Status: http.StatusForbidden, Err: &identityRefusal{reason: reason}}
+		}
+		if peer := rt.upstream.choose(); peer != nil {
 			return peer, nil
 		}
 		return nil, &StatusError{Status: http.StatusBadGateway, Err: ErrNoServers}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gantry-proxy/gantry/mtls"
 	"github.com/gantry-proxy/gantry/proxy/canon"
 	"github.com/gantry-proxy/gantry/proxy/upstream"
 )
@@ -47,9 +48,14 @@ type DownstreamInfo struct {
 	TLS *stdtls.ConnectionState
 	// TLSBackend names the TLS backend; empty on plaintext.
 	TLSBackend string
+	// ClientIdentity is who the client's verified certificate says it is;
+	// nil when the listener does not verify client certificates or the
+	// client sent none.
+	ClientIdentity *mtls.Identity
 
-	ip        string // RemoteAddr's host, computed once per connection
-	localPort string // the port the client connected to, for X-Forwarded-Port
+	peer      *clientPeer // the verified certificate behind ClientIdentity
+	ip        string      // RemoteAddr's host, computed once per connection
+	localPort string      // the port the client connected to, for X-Forwarded-Port
 }
 
 // clientIP is the host part of RemoteAddr.
@@ -157,6 +163,7 @@ type Session struct {
 	upResp  ResponseHead     // the response head relayed, while it is
 	scratch []byte           // bytes of header values built for upReq
 
+	route     *route        // the route the default router matched, if any
 	paths     canon.Policy  // the listener's path policy
 	fwd       forwardValues // owned headers for the upstream, from intake
 	intakeErr error         // a protocol-level fault found before intake, answered by it

@@ -45,6 +45,7 @@ func (p *Proxy) upstreamHead(s *Session, req *RequestHead) {
 	// so that no "Connection: X-Real-IP" can take them out.
 	req.Header.Fields = slicesDeleteOwned(p.owned, req.Header.Fields)
 	s.addForwarding(&req.Header)
+	s.addIdentity(&req.Header)
 }
 
 // slicesDeleteOwned removes the owned fields from fields, in place.

@@ -165,6 +165,21 @@ func TestParseErrors(t *testing.T) {
 		want     []string
 	}{
 		{
+			name: "identity rules without verification", old: "        mode: verify-if-given\n        ca: ca.pem\n",
+			new: "        mode: request\n        ca: ca.pem\n      client_identity:\n        allow: {cn: [web]}\n", key: "listeners[0].tls.client_identity", at: "client_identity:",
+			want: []string{"needs client_auth.mode verify-if-given or require-and-verify (it is request)"},
+		},
+		{
+			name: "bad URI pattern", old: "    path_prefix: /api/\n",
+			new: "    path_prefix: /api/\n    client_identity:\n      allow:\n        uri: [\"spiffe://example.org/**/x\"]\n", key: "routes[0].client_identity.allow.uri[0]", at: "uri: [",
+			want: []string{`"**" is allowed as the last segment only`},
+		},
+		{
+			name: "xfcc part without xfcc", old: "    path_prefix: /api/\n",
+			new: "    path_prefix: /api/\n    client_identity:\n      forward: {xfcc_cert: true}\n", key: "routes[0].client_identity.forward.xfcc_cert", at: "forward: {xfcc_cert",
+			want: []string{"needs forward.xfcc: true"},
+		},
+		{
 			name: "unknown key", old: "      alpn: [h2, http/1.1]\n      client_auth:",
 			new: "      alpn: [h2, http/1.1]\n      client_auht:", key: "listeners[0].tls.client_auht", at: "client_auht:",
 			want: []string{`unknown key "client_auht"`, "client_auth"},

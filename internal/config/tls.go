@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gantry-proxy/gantry/mtls"
 	"github.com/gantry-proxy/gantry/proxy"
 	gantrytls "github.com/gantry-proxy/gantry/tls"
 )
@@ -60,9 +61,25 @@ func (c *Config) listenerTLS(errs *errorList, key string, t *proxy.ListenerTLS, 
 	set, err := t.Files.Load()
 	placeAt(errs, key, err)
 	t.Config = set.Apply(t.Config)
+	checkClientIdentity(errs, key+".client_identity", &t.ClientIdentity)
+	if mode := t.Config.ClientAuth; !t.ClientIdentity.Empty() && mode != gantrytls.ClientAuthVerifyIfGiven && mode != gantrytls.ClientAuthRequireAndVerify {
+		errs.addf(key+".client_identity", "needs client_auth.mode verify-if-given or require-and-verify (it is %s): identity rules and forwarding only make sense for a verified certificate", mode)
+	}
 
 	if len(errs.errs) == before {
 		checkAgainst(errs, key, &t.Config, backend)
+	}
+}
+
+// checkClientIdentity places a client_identity problem at its key.
+func checkClientIdentity(errs *errorList, key string, o *mtls.Options) {
+	if err := o.Validate(); err != nil {
+		var fe *mtls.FieldError
+		if errors.As(err, &fe) {
+			errs.add(key+"."+fe.Field, fe.Err)
+			return
+		}
+		errs.add(key, err)
 	}
 }
 

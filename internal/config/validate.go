@@ -394,6 +394,7 @@ func (c *Config) validateRoutes(errs *errorList) {
 		if err := checkRouteHost(r.Host); err != nil {
 			errs.add(key+".host", err)
 		}
+		checkClientIdentity(errs, key+".client_identity", &r.ClientIdentity)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gantry-proxy/gantry/mtls"
 	"github.com/gantry-proxy/gantry/proxy"
 	"github.com/gantry-proxy/gantry/proxy/upstream"
 )
@@ -46,11 +48,13 @@ type Metrics struct {
 	upstreamErrors   *prometheus.CounterVec
 	openConns        *prometheus.GaugeVec
 	dns              *prometheus.CounterVec
+	identity         *prometheus.CounterVec
 }
 
 var (
-	_ proxy.Metrics    = (*Metrics)(nil)
-	_ proxy.DNSMetrics = (*Metrics)(nil)
+	_ proxy.Metrics         = (*Metrics)(nil)
+	_ proxy.DNSMetrics      = (*Metrics)(nil)
+	_ proxy.IdentityMetrics = (*Metrics)(nil)
 )
 
 // Handshakes take milliseconds on a LAN and up to the handshake timeout
@@ -97,6 +101,10 @@ func New(b Build) *Metrics {
 			Name: "gantry_dns_resolutions_total",
 			Help: "Background resolutions of upstream host names and SRV records by upstream group and result: ok (same servers), changed (servers joined or left), empty (no address: last servers kept), error (failed or timed out: last servers kept).",
 		}, []string{"group", "result"}),
+		identity: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gantry_client_identity_refusals_total",
+			Help: "Verified clients refused by client_identity rules, by listener, level (listener: connection closed after the handshake; route: 403) and reason (no_certificate, dns, uri, email, cn, o, ou, issuer, spki, none_matched).",
+		}, []string{"listener", "level", "reason"}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "gantry_build_info",
@@ -111,7 +119,7 @@ func New(b Build) *Metrics {
 	m.reg.MustRegister(
 		m.handshakes, m.handshakeSeconds,
 		m.requests, m.requestSeconds,
-		m.upstreamErrors, m.openConns, m.dns,
+		m.upstreamErrors, m.openConns, m.dns, m.identity,
 		build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -176,6 +184,19 @@ func (m *Metrics) DNSResolution(group, result string) {
 		result = upstream.ResolveError
 	}
 	m.dns.WithLabelValues(group, result).Inc()
+}
+
+// ClientIdentityRefused implements proxy.IdentityMetrics. level and
+// reason come from fixed sets; anything else is counted as "other" so that
+// no caller can grow the series.
+func (m *Metrics) ClientIdentityRefused(listener, level string, reason mtls.Reason) {
+	if level != "listener" && level != "route" {
+		level = "other"
+	}
+	if !slices.Contains(mtls.Reasons(), reason) {
+		reason = "other"
+	}
+	m.identity.WithLabelValues(listener, level, string(reason)).Inc()
 }
 
 // cipherNames is read-only after init. crypto/tls.CipherSuiteName builds

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gantry-proxy/gantry/mtls"
 )
 
 // scrape fetches the handler's exposition text as a Prometheus server would.
@@ -114,6 +116,22 @@ func TestRequest(t *testing.T) {
 		assertSeries(t, text, want)
 	}
 	assert.NotContains(t, text, `code="200"`)
+}
+
+func TestClientIdentityRefused(t *testing.T) {
+	m := New(Build{})
+	m.ClientIdentityRefused("public", "listener", mtls.ReasonURI)
+	m.ClientIdentityRefused("public", "listener", mtls.ReasonURI)
+	m.ClientIdentityRefused("public", "route", mtls.ReasonNoCertificate)
+	m.ClientIdentityRefused("public", "route", mtls.Reason("CN=evil"))
+	text := scrape(t, m)
+	for _, want := range []string{
+		`gantry_client_identity_refusals_total{level="listener",listener="public",reason="uri"} 2`,
+		`gantry_client_identity_refusals_total{level="route",listener="public",reason="no_certificate"} 1`,
+		`gantry_client_identity_refusals_total{level="route",listener="public",reason="other"} 1`,
+	} {
+		assertSeries(t, text, want)
+	}
 }
 
 func TestCipherSuiteName(t *testing.T) {

@@ -4,12 +4,16 @@ import (
 	"context"
 	stdtls "crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,4 +115,84 @@ logging: {access_log: false}
 			assert.Equal(t, "client=gantry-upstream", strings.TrimSpace(out))
 		})
 	}
+}
+
+// TestClientIdentityThroughBinary: `gantry serve` with an identity rule
+// and RFC 9440 forwarding. curl with the allowed client certificate gets
+// 200 and the origin gets that certificate as Client-Cert (not the one the
+// client wrote); curl with another certificate from the same CA, or with
+// none, is refused and the origin gets nothing.
+func TestClientIdentityThroughBinary(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := certs.NewDevCA()
+	require.NoError(t, err)
+	server, err := ca.IssueServer("localhost")
+	require.NoError(t, err)
+	require.NoError(t, server.WriteFiles(filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")))
+	require.NoError(t, writeFile(filepath.Join(dir, "ca.pem"), ca.CertPEM()))
+	allowed, err := ca.IssueClient("billing")
+	require.NoError(t, err)
+	require.NoError(t, allowed.WriteFiles(filepath.Join(dir, "billing.pem"), filepath.Join(dir, "billing-key.pem")))
+	denied, err := ca.IssueClient("intruder")
+	require.NoError(t, err)
+	require.NoError(t, denied.WriteFiles(filepath.Join(dir, "intruder.pem"), filepath.Join(dir, "intruder-key.pem")))
+
+	var mu sync.Mutex
+	var got []string
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Values("Client-Cert")...)
+		mu.Unlock()
+		fmt.Fprintln(w, "origin ok")
+	}))
+	t.Cleanup(origin.Close)
+
+	file := filepath.Join(dir, "gantry.yaml")
+	require.NoError(t, writeFile(file, fmt.Appendf(nil, `
+listeners:
+  - name: mtls
+    address: 127.0.0.1:0
+    tls:
+      certificates: [{cert: server.pem, key: server-key.pem}]
+      client_auth: {mode: require-and-verify, ca: ca.pem}
+      client_identity:
+        allow: {cn: [billing]}
+        forward: {client_cert: true}
+routes: [{upstream: app}]
+upstreams:
+  app: {addresses: [%q]}
+logging: {access_log: false}
+`, origin.Listener.Addr().String())))
+	p := start(t, "serve", "-c", file)
+	m := regexp.MustCompile(`listener "mtls" on https://(\S+) `).FindStringSubmatch(p.waitLine(t, "listener "))
+	require.NotNil(t, m)
+	_, port, err := net.SplitHostPort(m[1])
+	require.NoError(t, err)
+	url := "https://localhost:" + port + "/"
+	caFile := filepath.Join(dir, "ca.pem")
+
+	out := curl(t, "--cacert", caFile, "--cert", filepath.Join(dir, "billing.pem"), "--key", filepath.Join(dir, "billing-key.pem"),
+		"-H", "Client-Cert: :ZXZpbA==:", "-w", "%{http_code}", url)
+	assert.Equal(t, "origin ok\n200", out)
+	mu.Lock()
+	require.Len(t, got, 1, "exactly one Client-Cert: Gantry's")
+	want := ":" + base64.StdEncoding.EncodeToString(allowed.Cert.Raw) + ":"
+	assert.Equal(t, want, got[0])
+	mu.Unlock()
+
+	for name, args := range map[string][]string{
+		"not allowed":    {"--cert", filepath.Join(dir, "intruder.pem"), "--key", filepath.Join(dir, "intruder-key.pem")},
+		"no certificate": nil,
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, "curl", append(append([]string{"-sS", "--max-time", "30", "--cacert", caFile}, args...), url)...)
+		body, err := cmd.Output()
+		cancel()
+		assert.Error(t, err, "%s: curl must fail", name)
+		assert.NotContains(t, string(body), "origin ok", name)
+	}
+	mu.Lock()
+	assert.Len(t, got, 1, "the refused clients reached no origin")
+	mu.Unlock()
+	assert.Contains(t, p.out(), "client identity refused")
 }
