@@ -27,20 +27,47 @@ const (
 	backdate = time.Hour
 )
 
-// DevCA is an in-memory development certificate authority.
+// DevCA is an in-memory development certificate authority: a root, or an
+// intermediate issued by one.
 type DevCA struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
+	// chain is the intermediates from this CA up to, not including, the
+	// root: empty for a root, this CA first for an intermediate.
+	chain []*x509.Certificate
 }
 
 // Issued is a certificate issued by a DevCA with its private key.
 type Issued struct {
 	Cert *x509.Certificate
 	Key  *ecdsa.PrivateKey
+	// Chain is the intermediates between Cert and the root, nearest first;
+	// empty when a root issued Cert.
+	Chain []*x509.Certificate
 }
 
-// NewDevCA makes a fresh CA with an ECDSA P-256 key.
-func NewDevCA() (*DevCA, error) {
+// NewDevCA makes a fresh CA with an ECDSA P-256 key, which issues leaf
+// certificates only.
+func NewDevCA() (*DevCA, error) { return NewCA("", false) }
+
+// NewCA makes a fresh root CA with an ECDSA P-256 key. cn is its common
+// name ("Gantry Development CA …" when empty); with intermediates it may
+// issue one level of intermediate CAs (IssueIntermediate), otherwise leaf
+// certificates only.
+func NewCA(cn string, intermediates bool) (*DevCA, error) {
+	return newCA(nil, cn, intermediates)
+}
+
+// IssueIntermediate issues an intermediate CA, which issues leaf
+// certificates only. The root must have been made with intermediates.
+func (ca *DevCA) IssueIntermediate(cn string) (*DevCA, error) {
+	if len(ca.chain) > 0 || ca.cert.MaxPathLenZero {
+		return nil, errors.New("certs: this CA may not issue intermediate CAs")
+	}
+	return newCA(ca, cn, false)
+}
+
+func newCA(parent *DevCA, cn string, intermediates bool) (*DevCA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("certs: generate CA key: %w", err)
@@ -49,22 +76,35 @@ func NewDevCA() (*DevCA, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cn == "" {
+		cn = "Gantry Development CA " + serial.Text(16)[:8]
+	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject: pkix.Name{
 			Organization: []string{"Gantry development CA (not for production)"},
-			CommonName:   "Gantry Development CA " + serial.Text(16)[:8],
+			CommonName:   cn,
 		},
 		NotBefore:             now.Add(-backdate),
 		NotAfter:              now.Add(caValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		// Nothing below the CA may itself be a CA.
-		MaxPathLenZero: true,
+		// Nothing below the CA may itself be a CA, unless asked.
+		MaxPathLenZero: !intermediates,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if intermediates {
+		tmpl.MaxPathLen = 1
+	}
+	signer, signerKey := tmpl, key
+	if parent != nil {
+		signer, signerKey = parent.cert, parent.key
+		if tmpl.NotAfter.After(parent.cert.NotAfter) {
+			tmpl.NotAfter = parent.cert.NotAfter
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signer, &key.PublicKey, signerKey)
 	if err != nil {
 		return nil, fmt.Errorf("certs: create CA certificate: %w", err)
 	}
@@ -72,7 +112,38 @@ func NewDevCA() (*DevCA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certs: parse CA certificate: %w", err)
 	}
-	return &DevCA{cert: cert, key: key}, nil
+	ca := &DevCA{cert: cert, key: key}
+	if parent != nil {
+		ca.chain = append([]*x509.Certificate{cert}, parent.chain...)
+	}
+	return ca, nil
+}
+
+// CRL signs a certificate revocation list of this CA that revokes the
+// given serial numbers and is due for renewal at nextUpdate, in PEM. Its
+// CRL number is the current time in nanoseconds, so a later list
+// supersedes an earlier one.
+func (ca *DevCA) CRL(revoked []*big.Int, nextUpdate time.Time) ([]byte, error) {
+	now := time.Now()
+	this := now.Add(-time.Minute)
+	if !this.Before(nextUpdate) {
+		// An already expired list, as tests of expiry want one.
+		this = nextUpdate.Add(-time.Hour)
+	}
+	tmpl := &x509.RevocationList{
+		Number:     big.NewInt(now.UnixNano()),
+		ThisUpdate: this,
+		NextUpdate: nextUpdate,
+	}
+	for _, s := range revoked {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
+			x509.RevocationListEntry{SerialNumber: s, RevocationTime: now.Add(-time.Minute)})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.cert, ca.key)
+	if err != nil {
+		return nil, fmt.Errorf("certs: create CRL: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), nil
 }
 
 // Certificate is the CA's own certificate, the root to trust.
@@ -137,7 +208,7 @@ func (ca *DevCA) issue(tmpl *x509.Certificate) (*Issued, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certs: parse certificate: %w", err)
 	}
-	return &Issued{Cert: cert, Key: key}, nil
+	return &Issued{Cert: cert, Key: key, Chain: ca.chain}, nil
 }
 
 func newSerial() (*big.Int, error) {
@@ -150,9 +221,16 @@ func newSerial() (*big.Int, error) {
 	return s.Add(s, big.NewInt(1)), nil
 }
 
-// CertPEM is the issued certificate in PEM (the leaf alone: the CA is the
-// root clients trust, so it is not part of the served chain).
-func (i *Issued) CertPEM() []byte { return certPEM(i.Cert) }
+// CertPEM is the issued certificate in PEM, followed by the intermediates
+// of Chain (the root is what peers trust, so it is not part of the served
+// chain).
+func (i *Issued) CertPEM() []byte {
+	out := certPEM(i.Cert)
+	for _, c := range i.Chain {
+		out = append(out, certPEM(c)...)
+	}
+	return out
+}
 
 // KeyPEM is the private key in PKCS #8 PEM.
 func (i *Issued) KeyPEM() ([]byte, error) {
@@ -166,7 +244,11 @@ func (i *Issued) KeyPEM() ([]byte, error) {
 // Certificate is the pair in the TLS seam's form, ready for a ServerConfig
 // or ClientConfig.
 func (i *Issued) Certificate() (gantrytls.Certificate, error) {
-	return gantrytls.NewCertificate([][]byte{i.Cert.Raw}, i.Key)
+	chain := [][]byte{i.Cert.Raw}
+	for _, c := range i.Chain {
+		chain = append(chain, c.Raw)
+	}
+	return gantrytls.NewCertificate(chain, i.Key)
 }
 
 // WriteFiles writes the certificate to certFile (mode 0644) and the key to

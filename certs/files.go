@@ -46,6 +46,19 @@ type ClientAuthFiles struct {
 	// with several certificates can pick the right one. Setting CA with
 	// mode none is an error: no client would ever be asked.
 	CA string `yaml:"ca"`
+	// CAs are more PEM files of CA certificates, trusted as CA is: a client
+	// certificate may chain to any of them. CA and CAs may be used alone
+	// or together.
+	CAs []string `yaml:"cas"`
+	// CRLs are certificate revocation list files (PEM "X509 CRL" blocks or
+	// DER), checked on every handshake, resumed ones included, for the
+	// client's certificate and its intermediates. A CRL applies to the
+	// certificates of the issuer it names and must carry that issuer's
+	// signature. They are re-read on every reload.
+	CRLs []string `yaml:"crls"`
+	// CRLExpired is hard (the default: a CRL past its NextUpdate refuses
+	// every client of its issuer) or soft (log a warning and accept).
+	CRLExpired gantrytls.CRLExpiredPolicy `yaml:"crl_expired"`
 }
 
 // TicketFiles control session tickets, which let a returning client resume
@@ -88,22 +101,31 @@ func (f ServerFiles) Resolve(dir string) ServerFiles {
 		}
 	}
 	out.ClientAuth.CA = resolve(dir, f.ClientAuth.CA)
+	out.ClientAuth.CAs = resolveAll(dir, f.ClientAuth.CAs)
+	out.ClientAuth.CRLs = resolveAll(dir, f.ClientAuth.CRLs)
 	if f.SessionTickets.Enabled != nil {
 		enabled := *f.SessionTickets.Enabled
 		out.SessionTickets.Enabled = &enabled
 	}
-	if f.SessionTickets.KeyFiles != nil {
-		out.SessionTickets.KeyFiles = make([]string, len(f.SessionTickets.KeyFiles))
-		for i, name := range f.SessionTickets.KeyFiles {
-			out.SessionTickets.KeyFiles[i] = resolve(dir, name)
-		}
-	}
+	out.SessionTickets.KeyFiles = resolveAll(dir, f.SessionTickets.KeyFiles)
 	return out
 }
 
 // Resolve returns f with every relative file name taken relative to dir.
 func (f ClientFiles) Resolve(dir string) ClientFiles {
 	return ClientFiles{CA: resolve(dir, f.CA), Cert: resolve(dir, f.Cert), Key: resolve(dir, f.Key)}
+}
+
+// resolveAll resolves each name into a new slice; nil stays nil.
+func resolveAll(dir string, names []string) []string {
+	if names == nil {
+		return nil
+	}
+	out := make([]string, len(names))
+	for i, name := range names {
+		out[i] = resolve(dir, name)
+	}
+	return out
 }
 
 func resolve(dir, name string) string {

@@ -1,9 +1,11 @@
 package certs
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -122,6 +124,8 @@ type ServerSet struct {
 	Certificates          []gantrytls.Certificate
 	ClientAuth            gantrytls.ClientAuthMode
 	ClientCAs             []*x509.Certificate
+	CRLs                  []*x509.RevocationList
+	CRLExpired            gantrytls.CRLExpiredPolicy
 	DisableSessionTickets bool
 	SessionTicketKeys     []gantrytls.SessionTicketKey
 }
@@ -131,6 +135,8 @@ func (s ServerSet) Apply(c gantrytls.ServerConfig) gantrytls.ServerConfig {
 	c.Certificates = s.Certificates
 	c.ClientAuth = s.ClientAuth
 	c.ClientCAs = s.ClientCAs
+	c.CRLs = s.CRLs
+	c.CRLExpired = s.CRLExpired
 	c.DisableSessionTickets = s.DisableSessionTickets
 	c.SessionTicketKeys = s.SessionTicketKeys
 	return c
@@ -185,19 +191,7 @@ func (f ServerFiles) Load() (ServerSet, error) {
 	if _, err := mode.MarshalText(); err != nil {
 		errs.addf("client_auth.mode", "invalid client auth mode %d", int(mode))
 	}
-	switch {
-	case f.ClientAuth.CA != "":
-		if mode == gantrytls.ClientAuthNone {
-			errs.addf("client_auth.ca", "a CA is set but mode is none, so client certificates are never asked for (set mode, e.g. require-and-verify)")
-		}
-		cas, err := loadCAs(f.ClientAuth.CA)
-		if err != nil {
-			errs.add("client_auth.ca", err)
-		}
-		set.ClientCAs = cas
-	case mode == gantrytls.ClientAuthVerifyIfGiven || mode == gantrytls.ClientAuthRequireAndVerify:
-		errs.addf("client_auth.ca", "mode %s verifies client certificates and needs a ca file", mode)
-	}
+	f.ClientAuth.load(&errs, &set)
 
 	if t := f.SessionTickets; t.Enabled != nil && !*t.Enabled {
 		set.DisableSessionTickets = true
@@ -223,6 +217,107 @@ func (f ServerFiles) Load() (ServerSet, error) {
 		return ServerSet{}, errors.Join(errs...)
 	}
 	return set, nil
+}
+
+// load reads the client CAs and CRLs into set.
+func (a ClientAuthFiles) load(errs *fieldErrors, set *ServerSet) {
+	mode := a.Mode
+	named := a.CA != "" || len(a.CAs) > 0
+	if named && mode == gantrytls.ClientAuthNone {
+		field := "client_auth.ca"
+		if a.CA == "" {
+			field = "client_auth.cas"
+		}
+		errs.addf(field, "a CA is set but mode is none, so client certificates are never asked for (set mode, e.g. require-and-verify)")
+	}
+	if !named && (mode == gantrytls.ClientAuthVerifyIfGiven || mode == gantrytls.ClientAuthRequireAndVerify) {
+		errs.addf("client_auth.ca", "mode %s verifies client certificates and needs a ca file (or cas)", mode)
+	}
+	if a.CA != "" {
+		cas, err := loadCAs(a.CA)
+		if err != nil {
+			errs.add("client_auth.ca", err)
+		}
+		set.ClientCAs = append(set.ClientCAs, cas...)
+	}
+	for i, name := range a.CAs {
+		field := fmt.Sprintf("client_auth.cas[%d]", i)
+		if name == "" {
+			errs.addf(field, "is empty: name a PEM file of CA certificates")
+			continue
+		}
+		cas, err := loadCAs(name)
+		if err != nil {
+			errs.add(field, err)
+		}
+		set.ClientCAs = append(set.ClientCAs, cas...)
+	}
+
+	if _, err := a.CRLExpired.MarshalText(); err != nil {
+		errs.addf("client_auth.crl_expired", "invalid expired-CRL policy %d", int(a.CRLExpired))
+	}
+	set.CRLExpired = a.CRLExpired
+	if len(a.CRLs) > 0 && mode != gantrytls.ClientAuthVerifyIfGiven && mode != gantrytls.ClientAuthRequireAndVerify {
+		errs.addf("client_auth.crls", "CRLs are set but mode %s does not verify client certificates, so they would never be checked (use verify-if-given or require-and-verify)", mode)
+	}
+	for i, name := range a.CRLs {
+		field := fmt.Sprintf("client_auth.crls[%d]", i)
+		if name == "" {
+			errs.addf(field, "is empty: name a CRL file (PEM or DER)")
+			continue
+		}
+		crl, err := loadCRL(name, set.ClientCAs)
+		if err != nil {
+			errs.add(field, err)
+			continue
+		}
+		set.CRLs = append(set.CRLs, crl)
+	}
+}
+
+// LoadCRL reads a certificate revocation list, PEM ("X509 CRL") or DER.
+func LoadCRL(file string) (*x509.RevocationList, error) {
+	crl, err := loadCRL(file, nil)
+	if err != nil {
+		return nil, fmt.Errorf("certs: %w", err)
+	}
+	return crl, nil
+}
+
+// loadCRL reads a CRL. When one of cas is its issuer by name, the CRL must
+// carry that CA's signature; a CRL of an issuer not among them (an
+// intermediate the clients send) has its signature checked during the
+// handshake, against the intermediate.
+func loadCRL(file string, cas []*x509.Certificate) (*x509.RevocationList, error) {
+	data, err := readFile(file)
+	if err != nil {
+		return nil, err
+	}
+	der := data
+	if block, _ := pem.Decode(data); block != nil {
+		if block.Type != "X509 CRL" {
+			return nil, fmt.Errorf("%s: PEM block is %q, want \"X509 CRL\"", file, block.Type)
+		}
+		der = block.Bytes
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a CRL (PEM or DER): %w", file, err)
+	}
+	var named, signed bool
+	for _, ca := range cas {
+		if bytes.Equal(ca.RawSubject, crl.RawIssuer) {
+			named = true
+			if crl.CheckSignatureFrom(ca) == nil {
+				signed = true
+				break
+			}
+		}
+	}
+	if named && !signed {
+		return nil, fmt.Errorf("%s: the CRL names issuer %q but does not carry the signature of the CA of that name", file, crl.Issuer)
+	}
+	return crl, nil
 }
 
 // Load reads and checks every file named. The error joins one

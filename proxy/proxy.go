@@ -175,7 +175,7 @@ func (p *Proxy) compileListener(i int, lo ListenerOptions) (*listener, error) {
 	}
 	l.proxyProtocol = pp
 	if lo.TLS != nil {
-		srv, backend, err := compileListenerTLS(lo.TLS, l.timeouts.TLSHandshake)
+		srv, backend, err := compileListenerTLS(lo.TLS, l.timeouts.TLSHandshake, p.log.With("listener", l.name))
 		if err != nil {
 			return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
 		}
@@ -208,7 +208,7 @@ func (p *Proxy) compileListener(i int, lo ListenerOptions) (*listener, error) {
 // compileListenerTLS is the one place a listener's TLS server is built, so
 // that a server which swaps its compiled configuration on reload can take
 // its place. It returns the backend's name with it.
-func compileListenerTLS(o *ListenerTLS, handshake time.Duration) (gantrytls.Server, string, error) {
+func compileListenerTLS(o *ListenerTLS, handshake time.Duration, log *slog.Logger) (gantrytls.Server, string, error) {
 	name := o.Backend
 	if name == "" {
 		name = gantrytls.DefaultBackend
@@ -223,6 +223,9 @@ func compileListenerTLS(o *ListenerTLS, handshake time.Duration) (gantrytls.Serv
 	}
 	if cfg.HandshakeTimeout == 0 {
 		cfg.HandshakeTimeout = handshake
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = log
 	}
 	if len(o.Files.Certificates) == 0 {
 		srv, err := b.NewServer(&cfg)

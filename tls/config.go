@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -268,6 +269,18 @@ type ServerConfig struct {
 	// ClientCAs are the roots client certificates must chain to; their
 	// subjects are sent in the CertificateRequest.
 	ClientCAs []*x509.Certificate `yaml:"-"`
+	// CRLs are checked, on every handshake, full or resumed, against each
+	// certificate of a verified client chain but its root: a CRL applies to
+	// the certificates of the issuer whose name it carries and whose
+	// signature it bears. They need a client-auth mode that verifies.
+	CRLs []*x509.RevocationList `yaml:"-"`
+	// CRLExpired says what a CRL past its NextUpdate does: CRLExpiredHard
+	// (the default) refuses the clients of its issuer, CRLExpiredSoft logs
+	// and checks against it anyway.
+	CRLExpired CRLExpiredPolicy `yaml:"-"`
+	// Logger receives warnings from verification (an expired CRL under
+	// CRLExpiredSoft); nil means slog.Default().
+	Logger *slog.Logger `yaml:"-"`
 
 	// DisableSessionTickets turns off resumption by ticket.
 	DisableSessionTickets bool `yaml:"-"`
@@ -312,6 +325,12 @@ func (c *ServerConfig) Validate() error {
 	}
 	if c.ClientAuth.verifies() && len(c.ClientCAs) == 0 {
 		return fieldErr("client_auth.ca", "client auth %q verifies client certificates but no client CA is configured", c.ClientAuth)
+	}
+	if len(c.CRLs) > 0 && !c.ClientAuth.verifies() {
+		return fieldErr("client_auth.crls", "CRLs are set but client auth %q does not verify client certificates, so they would never be checked (use verify-if-given or require-and-verify)", c.ClientAuth)
+	}
+	if !c.CRLExpired.valid() {
+		return fieldErr("client_auth.crl_expired", "invalid expired-CRL policy %d", int(c.CRLExpired))
 	}
 	if c.HandshakeTimeout < 0 {
 		return fieldErr("handshake_timeout", "negative handshake timeout")

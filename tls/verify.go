@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 )
 
 // Alert is a TLS alert description (RFC 8446, section 6).
@@ -42,9 +43,10 @@ var ErrNoCertificate = errors.New("peer sent no certificate")
 type PeerVerifier struct {
 	roots      *x509.CertPool // nil means the system roots
 	usage      x509.ExtKeyUsage
-	require    bool // refuse a peer with no certificate
-	verify     bool // check the chain
-	verifyHost bool // check the name (servers only)
+	require    bool    // refuse a peer with no certificate
+	verify     bool    // check the chain
+	verifyHost bool    // check the name (servers only)
+	crls       *crlSet // nil: no revocation check
 }
 
 // NewServerVerifier returns the verifier a client uses on servers.
@@ -74,6 +76,9 @@ func NewClientVerifier(c *ServerConfig) *PeerVerifier {
 	}
 	for _, ca := range c.ClientCAs {
 		v.roots.AddCert(ca)
+	}
+	if v.verify {
+		v.crls = newCRLSet(c.CRLs, c.CRLExpired, c.Logger)
 	}
 	return v
 }
@@ -123,6 +128,15 @@ func (v *PeerVerifier) Verify(rawCerts [][]byte, serverName string) ([]*x509.Cer
 	chains, err := certs[0].Verify(opts)
 	if err != nil {
 		return certs, nil, &VerifyError{Alert: alertFor(err), Err: err}
+	}
+	if v.crls != nil {
+		if chains, err = v.crls.filter(chains, time.Now()); err != nil {
+			alert := AlertCertificateRevoked
+			if re, ok := err.(*RevokedError); ok && re.Expired {
+				alert = AlertCertificateUnknown
+			}
+			return certs, nil, &VerifyError{Alert: alert, Err: err}
+		}
 	}
 	return certs, chains, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -195,4 +196,51 @@ logging: {access_log: false}
 	assert.Len(t, got, 1, "the refused clients reached no origin")
 	mu.Unlock()
 	assert.Contains(t, p.out(), "client identity refused")
+}
+
+// TestCRLReload: a listener with a CRL lets a client in; the client is
+// revoked by writing a new CRL and `gantry reload`, and is refused from
+// then on by the same process, on every backend.
+func TestCRLReload(t *testing.T) {
+	for _, backend := range gantrytls.Names() {
+		t.Run(backend, func(t *testing.T) {
+			e := newOpsEnv(t)
+			ca, err := certs.NewDevCA()
+			require.NoError(t, err)
+			client, err := ca.IssueClient("alice")
+			require.NoError(t, err)
+			require.NoError(t, client.WriteFiles(filepath.Join(e.dir, "alice.pem"), filepath.Join(e.dir, "alice-key.pem")))
+			require.NoError(t, writeFile(filepath.Join(e.dir, "client-ca.pem"), ca.CertPEM()))
+			writeCRL := func(revoked ...*x509.Certificate) {
+				var serials []*big.Int
+				for _, c := range revoked {
+					serials = append(serials, c.SerialNumber)
+				}
+				crl, err := ca.CRL(serials, time.Now().Add(time.Hour))
+				require.NoError(t, err)
+				require.NoError(t, writeFile(filepath.Join(e.dir, "clients.crl"), crl))
+			}
+			writeCRL()
+			e.write(t, strings.Replace(e.config("a"), "      certificates: [{cert: server.pem, key: server-key.pem}]\n",
+				fmt.Sprintf("      backend: %s\n      certificates: [{cert: server.pem, key: server-key.pem}]\n"+
+					"      client_auth: {mode: require-and-verify, ca: client-ca.pem, crls: [clients.crl]}\n", backend), 1))
+			p := e.serve(t)
+
+			url := "https://localhost" + e.addr[strings.LastIndex(e.addr, ":"):] + "/"
+			args := []string{"--cacert", filepath.Join(e.dir, "ca.pem"), "--cert", filepath.Join(e.dir, "alice.pem"),
+				"--key", filepath.Join(e.dir, "alice-key.pem"), url}
+			assert.Equal(t, "A", curl(t, args...))
+
+			writeCRL(client.Cert)
+			code, stdout, stderr := runGantry(t, "reload", "-c", e.file)
+			require.Equal(t, 0, code, "stdout: %s\nstderr: %s", stdout, stderr)
+
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			body, err := exec.CommandContext(ctx, "curl", append([]string{"-sS", "--max-time", "30"}, args...)...).Output()
+			assert.Error(t, err, "the revoked client is refused")
+			assert.NotContains(t, string(body), "A")
+			assert.Equal(t, e.pid(t), p.cmd.Process.Pid, "by the same process, without a restart")
+		})
+	}
 }

@@ -88,6 +88,13 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 			return fmt.Errorf("%s: handshake: %w", c.flavor, net.ErrClosed)
 		}
 		in = nil
+		if st.Status == Done && !c.isClient {
+			// Before anything more goes out (new session tickets
+			// among it), a resumed client is judged again.
+			if err := c.verifyResumed(); err != nil {
+				return err
+			}
+		}
 		if st.Status == Done && !c.isClient && (st.Out > 0 || st.More) {
 			// The server's last flight is only session tickets, which the
 			// client need not read before it writes. Sent synchronously,
@@ -168,6 +175,26 @@ func (c *Conn) handshakeError(st Step) error {
 		return &gtls.VerifyError{Alert: gtls.AlertCertificateRequired, Err: gtls.ErrNoCertificate}
 	}
 	return fmt.Errorf("%s: handshake: %s", c.flavor, st.Err)
+}
+
+// verifyResumed runs the verifier on the chain a resumed session carries.
+// The library's verify callback does not run on resumption, so without it
+// a client revoked (or expired, or no longer trusted) since its first
+// handshake would come back on its session ticket. A refusal ends the
+// handshake with the verifier's *tls.VerifyError; the conn sends nothing
+// more, so the client reads an abrupt end, the closest a finished
+// handshake gets to an alert.
+func (c *Conn) verifyResumed() error {
+	if !c.eng.State().Resumed {
+		return nil
+	}
+	certs, chains, err := c.peer.verifier.Verify(c.eng.PeerChain(), c.name)
+	if err != nil {
+		c.peer.err = err
+		return err
+	}
+	c.peer.certs, c.peer.chains = certs, chains
+	return nil
 }
 
 func (c *Conn) finishHandshake() error {
