@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -363,4 +364,121 @@ func writeFile(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("certs: close %s: %w", path, err)
 	}
 	return nil
+}
+
+// LoadCA loads a CA from its certificate and private key files, as
+// DevCA.WriteFiles writes them (PEM; the key PKCS #8 or SEC 1, ECDSA), so
+// that one CA can issue certificates and CRLs across several runs. The
+// certificate file must hold that one CA certificate.
+func LoadCA(certFile, keyFile string) (*DevCA, error) {
+	certData, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("certs: %w", err)
+	}
+	var found []*x509.Certificate
+	for rest := certData; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certs: %s: %w", certFile, err)
+		}
+		found = append(found, c)
+	}
+	switch {
+	case len(found) == 0:
+		return nil, fmt.Errorf("certs: %s: no PEM CERTIFICATE", certFile)
+	case len(found) > 1:
+		return nil, fmt.Errorf("certs: %s: %d certificates; want the one CA certificate", certFile, len(found))
+	}
+	cert := found[0]
+	if !cert.BasicConstraintsValid || !cert.IsCA || cert.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return nil, fmt.Errorf("certs: %s: not a CA certificate", certFile)
+	}
+	keyData, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("certs: %w", err)
+	}
+	b, _ := pem.Decode(keyData)
+	if b == nil {
+		return nil, fmt.Errorf("certs: %s: no PEM private key", keyFile)
+	}
+	var key *ecdsa.PrivateKey
+	switch b.Type {
+	case "PRIVATE KEY":
+		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certs: %s: %w", keyFile, err)
+		}
+		var ok bool
+		if key, ok = k.(*ecdsa.PrivateKey); !ok {
+			return nil, fmt.Errorf("certs: %s: %T key; want ECDSA", keyFile, k)
+		}
+	case "EC PRIVATE KEY":
+		if key, err = x509.ParseECPrivateKey(b.Bytes); err != nil {
+			return nil, fmt.Errorf("certs: %s: %w", keyFile, err)
+		}
+	default:
+		return nil, fmt.Errorf("certs: %s: PEM %q; want PRIVATE KEY or EC PRIVATE KEY", keyFile, b.Type)
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("certs: %s is not the key of %s", keyFile, certFile)
+	}
+	return &DevCA{cert: cert, key: key}, nil
+}
+
+// KeyPEM is the CA's private key in PKCS #8 PEM, for LoadCA.
+func (ca *DevCA) KeyPEM() ([]byte, error) {
+	return (&Issued{Key: ca.key}).KeyPEM()
+}
+
+// WriteFiles writes the CA certificate to certFile (mode 0644) and its key
+// to keyFile (mode 0600), for LoadCA.
+func (ca *DevCA) WriteFiles(certFile, keyFile string) error {
+	keyPEM, err := ca.KeyPEM()
+	if err != nil {
+		return err
+	}
+	if err := writeFile(keyFile, keyPEM, 0o600); err != nil {
+		return err
+	}
+	return writeFile(certFile, ca.CertPEM(), 0o644)
+}
+
+// ClientOptions is the identity of a client certificate: what mTLS
+// identity rules match on. At least one field must be set.
+type ClientOptions struct {
+	CommonName          string
+	OrganizationalUnits []string
+	DNSNames            []string
+	URIs                []*url.URL // such as spiffe://example.org/billing
+	EmailAddresses      []string
+}
+
+// IssueClientWith issues a client certificate with the subject and subject
+// alternative names of opts.
+func (ca *DevCA) IssueClientWith(opts ClientOptions) (*Issued, error) {
+	if opts.CommonName == "" && len(opts.DNSNames) == 0 && len(opts.URIs) == 0 && len(opts.EmailAddresses) == 0 {
+		return nil, errors.New("certs: a client certificate needs a common name or a subject alternative name")
+	}
+	for _, u := range opts.URIs {
+		if u == nil || u.Scheme == "" {
+			return nil, fmt.Errorf("certs: URI %v has no scheme", u)
+		}
+	}
+	return ca.issue(&x509.Certificate{
+		Subject: pkix.Name{
+			CommonName:         opts.CommonName,
+			OrganizationalUnit: append([]string(nil), opts.OrganizationalUnits...),
+		},
+		DNSNames:       append([]string(nil), opts.DNSNames...),
+		URIs:           append([]*url.URL(nil), opts.URIs...),
+		EmailAddresses: append([]string(nil), opts.EmailAddresses...),
+		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
 }

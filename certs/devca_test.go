@@ -2,6 +2,7 @@ package certs
 
 import (
 	"crypto/x509"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -132,4 +133,41 @@ func TestWriteDevFiles(t *testing.T) {
 	again, err := LoadKeyPair(f2.ServerCert, f2.ServerKey)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"example.test"}, again.Leaf.DNSNames)
+}
+
+// TestLoadCA: a CA written with WriteFiles and loaded back issues client
+// certificates with the identity options, and CRLs, that chain to it.
+func TestLoadCA(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := NewCA("loadable", false)
+	require.NoError(t, err)
+	certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
+	require.NoError(t, ca.WriteFiles(certFile, keyFile))
+	fi, err := os.Stat(keyFile)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	loaded, err := LoadCA(certFile, keyFile)
+	require.NoError(t, err)
+	require.True(t, loaded.Certificate().Equal(ca.Certificate()))
+	u, err := url.Parse("spiffe://example.org/a")
+	require.NoError(t, err)
+	c, err := loaded.IssueClientWith(ClientOptions{OrganizationalUnits: []string{"ou"}, URIs: []*url.URL{u},
+		DNSNames: []string{"a.test"}, EmailAddresses: []string{"a@example.org"}})
+	require.NoError(t, err)
+	require.NoError(t, c.Cert.CheckSignatureFrom(ca.Certificate()))
+	require.Equal(t, "spiffe://example.org/a", c.Cert.URIs[0].String())
+	_, err = loaded.IssueClientWith(ClientOptions{OrganizationalUnits: []string{"ou"}})
+	require.Error(t, err, "no identity")
+
+	other, err := NewDevCA()
+	require.NoError(t, err)
+	otherKey := filepath.Join(dir, "other-key.pem")
+	require.NoError(t, other.WriteFiles(filepath.Join(dir, "other.pem"), otherKey))
+	_, err = LoadCA(certFile, otherKey)
+	require.ErrorContains(t, err, "is not the key of")
+	leaf := filepath.Join(dir, "leaf.pem")
+	require.NoError(t, c.WriteFiles(leaf, filepath.Join(dir, "leaf-key.pem")))
+	_, err = LoadCA(leaf, filepath.Join(dir, "leaf-key.pem"))
+	require.ErrorContains(t, err, "not a CA certificate")
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	register(command{Name: "certs", Summary: "make development certificates (certs dev --out DIR)", Run: runCerts})
+	register(command{Name: "certs", Summary: "make development certificates (certs dev|ca|server|client|crl)", Run: runCerts})
 }
 
 const certsAbout = `Makes a development CA and certificates signed by it, for demos and mTLS
@@ -23,16 +23,43 @@ not kept, so nothing it issued can be revoked.
   client.pem, client-key.pem      a client certificate for --client-cn (mTLS)
 Keys are written with mode 0600. Existing files are kept unless --force.`
 
+const certsUsage = `gantry certs dev --out DIR [--names a,b] [--client-cn CN] [--force]
+       gantry certs ca --out DIR [--cn NAME] [--force]
+       gantry certs server --ca DIR --names a,b[,IP] --out DIR [--name server] [--force]
+       gantry certs client --ca DIR --out DIR [--name client] [--cn CN] [--ou OU]... [--dns X]... [--uri U]... [--email E]... [--force]
+       gantry certs crl --ca DIR --revoke SERIAL[,SERIAL] --out FILE [--next-update 168h] [--force]`
+
+const certsAboutMore = `
+
+For an mTLS walkthrough with a CA that lasts across runs, so that what it
+issued can be revoked:
+  ca      a CA: ca.pem and ca-key.pem (mode 0600) in DIR
+  server  a server certificate signed by the CA in --ca DIR
+  client  a client certificate signed by it, with the identity to match on
+  crl     a CRL signed by it revoking serial numbers (client_auth.crls)
+Each prints the files written and the serial number to revoke. Run
+'gantry certs SUBCOMMAND --help' for its flags and an example.`
+
+var certsSubcommands = map[string]func(args []string, stdout, stderr io.Writer) int{
+	"ca":     runCertsCA,
+	"server": runCertsServer,
+	"client": runCertsClient,
+	"crl":    runCertsCRL,
+}
+
 func runCerts(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && certsSubcommands[args[0]] != nil {
+		return certsSubcommands[args[0]](args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "dev" {
-		f := newFlags("certs", "gantry certs dev --out DIR [--names a,b] [--client-cn CN] [--force]", certsAbout)
+		f := newFlags("certs", certsUsage, certsAbout+certsAboutMore)
 		if code, done := f.parse(args, stdout, stderr); done {
 			return code
 		}
 		if len(args) == 0 {
-			fmt.Fprint(stderr, "gantry certs: missing subcommand: dev\n\n")
+			fmt.Fprint(stderr, "gantry certs: missing subcommand: dev, ca, server, client or crl\n\n")
 		} else {
-			fmt.Fprintf(stderr, "gantry certs: unknown subcommand %q (want dev)\n\n", args[0])
+			fmt.Fprintf(stderr, "gantry certs: unknown subcommand %q (want dev, ca, server, client or crl)\n\n", args[0])
 		}
 		f.printHelp(stderr)
 		return 2

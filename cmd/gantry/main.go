@@ -1,6 +1,6 @@
 // Command gantry is the Gantry reverse proxy: `gantry serve`, `gantry check`,
-// `gantry backends`, `gantry certs dev`, `gantry version`, and whatever other
-// files in this package register.
+// `gantry backends`, `gantry certs` (dev, ca, server, client, crl),
+// `gantry version`, and whatever other files in this package register.
 package main
 
 import (
