@@ -14,7 +14,8 @@ type KeyPair struct {
 	Cert string `yaml:"cert"`
 	// Key is a PEM file holding the private key of the first certificate in
 	// Cert (PKCS #8, PKCS #1 or SEC 1; ECDSA, RSA or Ed25519). Keep it
-	// readable by Gantry alone (mode 0600).
+	// readable by Gantry alone (mode 0600): Load refuses it otherwise (see
+	// KeyGuard).
 	Key string `yaml:"key"`
 }
 
@@ -30,6 +31,9 @@ type ServerFiles struct {
 	ClientAuth ClientAuthFiles `yaml:"client_auth"`
 	// SessionTickets controls resumption by session ticket.
 	SessionTickets TicketFiles `yaml:"session_tickets"`
+	// KeyGuard checks every key file (certificates' keys, ticket key
+	// files) before it is read.
+	KeyGuard KeyGuard `yaml:"-"`
 }
 
 // ClientAuthFiles say whether a server asks clients for certificates and
@@ -87,6 +91,8 @@ type ClientFiles struct {
 	Cert string `yaml:"cert"`
 	// Key is the PEM file of Cert's private key. Set it together with Cert.
 	Key string `yaml:"key"`
+	// KeyGuard checks Key before it is read.
+	KeyGuard KeyGuard `yaml:"-"`
 }
 
 // Resolve returns a copy of f in which every relative file name is taken
@@ -111,9 +117,12 @@ func (f ServerFiles) Resolve(dir string) ServerFiles {
 	return out
 }
 
+// Empty reports whether f names no file.
+func (f ClientFiles) Empty() bool { return f.CA == "" && f.Cert == "" && f.Key == "" }
+
 // Resolve returns f with every relative file name taken relative to dir.
 func (f ClientFiles) Resolve(dir string) ClientFiles {
-	return ClientFiles{CA: resolve(dir, f.CA), Cert: resolve(dir, f.Cert), Key: resolve(dir, f.Key)}
+	return ClientFiles{CA: resolve(dir, f.CA), Cert: resolve(dir, f.Cert), Key: resolve(dir, f.Key), KeyGuard: f.KeyGuard}
 }
 
 // resolveAll resolves each name into a new slice; nil stays nil.

@@ -18,7 +18,10 @@ import (
 // The loaders below come in two forms: exported ones for a caller that
 // loads one file, whose errors say "certs: …", and unexported ones whose
 // errors Load places at a field, where the prefix would only be noise.
-// Either way an error names the file and never quotes what is in it.
+// Either way an error names the file and never quotes what is in it. Only
+// Load checks key files with a KeyGuard: the exported loaders read what
+// they are given, for programs that embed the packages and decide that
+// themselves.
 
 // LoadKeyPair reads a PEM certificate chain (leaf first) and the PEM private
 // key of its leaf, and checks that they belong together.
@@ -128,6 +131,9 @@ type ServerSet struct {
 	CRLExpired            gantrytls.CRLExpiredPolicy
 	DisableSessionTickets bool
 	SessionTicketKeys     []gantrytls.SessionTicketKey
+	// Warnings are the key files KeyGuard accepted in warn mode, one
+	// *gantrytls.FieldError each, placed as Load's errors are.
+	Warnings []error
 }
 
 // Apply returns c with the fields that come from files set from s.
@@ -148,6 +154,8 @@ type ClientSet struct {
 	RootCAs []*x509.Certificate
 	// Certificate is nil when no client certificate is named.
 	Certificate *gantrytls.Certificate
+	// Warnings are as ServerSet's.
+	Warnings []error
 }
 
 // Apply returns c with the fields that come from files set from s.
@@ -174,14 +182,14 @@ func (e *fieldErrors) addf(field, format string, args ...any) {
 // ServerFiles ("certificates[0].key", "client_auth.ca"); on error the set is
 // empty, never partly loaded.
 func (f ServerFiles) Load() (ServerSet, error) {
-	var errs fieldErrors
+	var errs, warns fieldErrors
 	var set ServerSet
 	if len(f.Certificates) == 0 {
 		errs.addf("certificates", "at least one {cert, key} pair is required")
 	}
 	for i, kp := range f.Certificates {
 		field := fmt.Sprintf("certificates[%d]", i)
-		if c, ok := kp.load(&errs, field, field+".cert", field+".key"); ok {
+		if c, ok := kp.load(f.KeyGuard, &errs, &warns, field, field+".cert", field+".key"); ok {
 			set.Certificates = append(set.Certificates, c)
 		}
 	}
@@ -205,6 +213,9 @@ func (f ServerFiles) Load() (ServerSet, error) {
 			errs.addf(field, "is empty: name a file of 32 random bytes")
 			continue
 		}
+		if !f.KeyGuard.guard(&errs, &warns, field, name) {
+			continue
+		}
 		k, err := loadTicketKey(name)
 		if err != nil {
 			errs.add(field, err)
@@ -216,6 +227,7 @@ func (f ServerFiles) Load() (ServerSet, error) {
 	if len(errs) > 0 {
 		return ServerSet{}, errors.Join(errs...)
 	}
+	set.Warnings = warns
 	return set, nil
 }
 
@@ -325,7 +337,7 @@ func loadCRL(file string, cas []*x509.Certificate) (*x509.RevocationList, error)
 // certificate that does not parse or does not match its key is the
 // cert's); on error the set is empty.
 func (f ClientFiles) Load() (ClientSet, error) {
-	var errs fieldErrors
+	var errs, warns fieldErrors
 	var set ClientSet
 	if f.CA != "" {
 		cas, err := loadCAs(f.CA)
@@ -336,7 +348,7 @@ func (f ClientFiles) Load() (ClientSet, error) {
 	}
 	switch {
 	case f.Cert != "" && f.Key != "":
-		if c, ok := (KeyPair{Cert: f.Cert, Key: f.Key}).load(&errs, "cert", "cert", "key"); ok {
+		if c, ok := (KeyPair{Cert: f.Cert, Key: f.Key}).load(f.KeyGuard, &errs, &warns, "cert", "cert", "key"); ok {
 			set.Certificate = &c
 		}
 	case f.Cert != "":
@@ -347,12 +359,14 @@ func (f ClientFiles) Load() (ClientSet, error) {
 	if len(errs) > 0 {
 		return ClientSet{}, errors.Join(errs...)
 	}
+	set.Warnings = warns
 	return set, nil
 }
 
 // load reads the pair, adding problems with one file at certField or
-// keyField and problems with the pair at pairField.
-func (k KeyPair) load(errs *fieldErrors, pairField, certField, keyField string) (gantrytls.Certificate, bool) {
+// keyField and problems with the pair at pairField. g checks the key file
+// first; a key it refuses is not read.
+func (k KeyPair) load(g KeyGuard, errs, warns *fieldErrors, pairField, certField, keyField string) (gantrytls.Certificate, bool) {
 	if k.Cert == "" {
 		errs.addf(certField, "is required")
 	}
@@ -360,6 +374,12 @@ func (k KeyPair) load(errs *fieldErrors, pairField, certField, keyField string) 
 		errs.addf(keyField, "is required")
 	}
 	if k.Cert == "" || k.Key == "" {
+		return gantrytls.Certificate{}, false
+	}
+	if !g.guard(errs, warns, keyField, k.Key) {
+		if _, err := readFile(k.Cert); err != nil {
+			errs.add(certField, err)
+		}
 		return gantrytls.Certificate{}, false
 	}
 	c, certErr, keyErr, pairErr := loadKeyPair(k.Cert, k.Key)

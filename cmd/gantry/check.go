@@ -18,7 +18,9 @@ func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		`Validates a config file the way 'gantry serve' would, without binding any
 socket: unknown keys, bad durations, missing certificate/key/CA files, backends
 this binary lacks, unknown policies, routes to undefined upstreams and the like
-are reported as FILE:LINE: KEY: problem. Prints "ok: N listeners, M routes" and
+are reported as FILE:LINE: KEY: problem. So is a private key file readable by
+group or others or owned by another user: an error, or a warning on stderr
+under server.key_permissions: warn. Prints "ok: N listeners, M routes" and
 exits 0 when the file is valid; prints every problem found and exits 1 otherwise.`)
 	file := f.String("c", "", "config file to check (required)")
 	if code, done := f.parse(args, stdout, stderr); done {
@@ -36,6 +38,9 @@ exits 0 when the file is valid; prints every problem found and exits 1 otherwise
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	for _, w := range c.Warnings() {
+		fmt.Fprintln(stderr, "warning: "+w)
 	}
 	// The proxy compiles every TLS config with its backend: what the config
 	// package cannot know (a backend refusing a setting) fails here too.

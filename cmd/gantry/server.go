@@ -70,6 +70,14 @@ type inherited struct {
 	ln   net.Listener
 }
 
+// logWarnings logs what the config accepted but should not have had to,
+// each warning placed as a config error is; none holds key material.
+func logWarnings(log *slog.Logger, c *config.Config) {
+	for _, w := range c.Warnings() {
+		log.Warn("config accepted with a warning", "warning", w)
+	}
+}
+
 // newRuntime builds the first generation from c, on the sockets an
 // upgrading parent handed over (nil when starting fresh), binds the
 // metrics and control sockets, and drops privileges. Nothing is served
@@ -81,6 +89,7 @@ func newRuntime(c *config.Config, file string, from *handOff, stdout, stderr io.
 		fatal:      make(chan error, 1),
 	}
 	rt.log = config.NewLogger(c.Logging, stderr)
+	logWarnings(rt.log, c)
 	rt.exe, _ = os.Executable()
 	var pool []inherited
 	var metricsLn net.Listener
@@ -407,6 +416,7 @@ func (rt *server) reloadLocked() error {
 	if err != nil {
 		return err
 	}
+	logWarnings(rt.log, c)
 	old := rt.current()
 	for _, w := range processChanges(old.cfg, c) {
 		rt.log.Warn("reload: process setting changed; it takes effect at the next upgrade or restart", "key", w)

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/gantry-proxy/gantry/certs"
 	"github.com/gantry-proxy/gantry/proxy"
 )
 
@@ -45,7 +46,19 @@ type Config struct {
 // loaded is what validation read from disk and resolved.
 type loaded struct {
 	identity Identity
+	// keyGuard checks every key file, from server.key_permissions and
+	// the identity.
+	keyGuard certs.KeyGuard
+	// warnings are the problems accepted rather than refused, placed as
+	// errors are ("file:line: key: ...").
+	warnings []string
 }
+
+// Warnings returns what loading accepted but an operator should fix (key
+// files others can read, under server.key_permissions: warn), each placed
+// as an error is: "FILE:LINE: KEY: problem". gantry check prints them and
+// gantry serve logs them.
+func (c *Config) Warnings() []string { return c.loaded.warnings }
 
 // Server holds the proxy-wide settings and the process identity.
 type Server struct {
@@ -61,6 +74,12 @@ type Server struct {
 	// listening sockets to the new process. Empty disables both commands
 	// (signals still work).
 	ControlSocket string `yaml:"control_socket"`
+	// KeyPermissions (key_permissions) is refuse (the default: a private
+	// key file readable by group or others, or owned by a user other than
+	// root, the one Gantry starts as and server.user, is an error) or warn
+	// (such a file is loaded, and Warnings reports it), for containers
+	// that mount secrets 0644.
+	KeyPermissions string `yaml:"key_permissions"`
 
 	Limits   proxy.Limits            `yaml:"limits"`
 	Timeouts proxy.Timeouts          `yaml:"timeouts"`

@@ -31,6 +31,19 @@ func placeAt(errs *errorList, key string, err error) {
 	errs.add(key, err)
 }
 
+// warn places each of warnings under key, as placeAt places errors, and
+// keeps them for Warnings.
+func (c *Config) warn(errs *errorList, key string, warnings []error) {
+	if len(warnings) == 0 {
+		return
+	}
+	w := &errorList{file: errs.file, lines: errs.lines}
+	placeAt(w, key, errors.Join(warnings...))
+	for _, e := range w.errs {
+		c.loaded.warnings = append(c.loaded.warnings, e.Error())
+	}
+}
+
 // lookupBackend applies the default backend and finds it, placing the
 // error (which names the build tag) at the backend key.
 func lookupBackend(errs *errorList, key string, name *string) gantrytls.Backend {
@@ -58,8 +71,10 @@ func (c *Config) listenerTLS(errs *errorList, key string, t *proxy.ListenerTLS, 
 	}
 
 	t.Files = t.Files.Resolve(c.dir)
+	t.Files.KeyGuard = c.loaded.keyGuard
 	set, err := t.Files.Load()
 	placeAt(errs, key, err)
+	c.warn(errs, key, set.Warnings)
 	t.Config = set.Apply(t.Config)
 	checkClientIdentity(errs, key+".client_identity", &t.ClientIdentity)
 	if mode := t.Config.ClientAuth; !t.ClientIdentity.Empty() && mode != gantrytls.ClientAuthVerifyIfGiven && mode != gantrytls.ClientAuthRequireAndVerify {
@@ -92,8 +107,10 @@ func (c *Config) upstreamTLS(errs *errorList, key string, t *proxy.UpstreamTLS) 
 	t.Config.HandshakeTimeout = c.Server.Timeouts.UpstreamTLSHandshake
 
 	t.Files = t.Files.Resolve(c.dir)
+	t.Files.KeyGuard = c.loaded.keyGuard
 	set, err := t.Files.Load()
 	placeAt(errs, key, err)
+	c.warn(errs, key, set.Warnings)
 	t.Config = set.Apply(t.Config)
 
 	if len(errs.errs) == before {

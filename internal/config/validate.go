@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gantry-proxy/gantry/certs"
 	"github.com/gantry-proxy/gantry/proxy"
 	"github.com/gantry-proxy/gantry/proxy/canon"
 	gantrytls "github.com/gantry-proxy/gantry/tls"
@@ -176,6 +177,19 @@ func (c *Config) validateServer(errs *errorList) {
 		errs.add(key, err)
 	}
 	c.loaded.identity = id
+
+	guard := certs.KeyGuard{}
+	switch s.KeyPermissions {
+	case "", "refuse":
+	case "warn":
+		guard.Warn = true
+	default:
+		errs.addf("server.key_permissions", "unknown value %q (want refuse or warn)", s.KeyPermissions)
+	}
+	if id.UID >= 0 {
+		guard.Owners = []int{id.UID}
+	}
+	c.loaded.keyGuard = guard
 }
 
 var errUser = errors.New("user")

@@ -120,7 +120,7 @@ func compileTLS(o *TLS, handshake time.Duration) (gantrytls.Client, string, []st
 		cfg.HandshakeTimeout = handshake
 	}
 	var cl gantrytls.Client
-	if o.Files == (certs.ClientFiles{}) {
+	if o.Files.Empty() {
 		cl, err = b.NewClient(&cfg)
 	} else {
 		cl, err = certs.NewClient(b, cfg, o.Files)
