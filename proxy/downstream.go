@@ -2,8 +2,11 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"net"
 	"time"
+
+	"github.com/gantry-proxy/gantry/mtls"
 )
 
 // serveConn runs one accepted connection to its end.
@@ -43,14 +46,27 @@ func (p *Proxy) serveConn(l *listener, c *trackedConn) {
 	state := tc.ConnectionState()
 	p.metrics.Handshake(l.name, l.backend, state.Version, state.CipherSuite, time.Since(start), err)
 	if err != nil {
+		var refusal *mtls.Refusal
+		if errors.As(err, &refusal) {
+			// The listener's rules refused the client inside the
+			// handshake (access_denied where the backend picks the alert).
+			var ident *mtls.Identity
+			if refusal.Leaf != nil {
+				ident = mtls.NewIdentity(refusal.Leaf)
+			}
+			p.refuseIdentity(l.name, "listener", c.RemoteAddr(), ident, refusal.Reason)
+			return
+		}
 		p.log.Debug("TLS handshake failed", "listener", l.name, "client", c.RemoteAddr().String(), "backend", l.backend, "err", err)
 		return
 	}
 	peer, ident := l.newClientPeer(&state)
 	if reason := l.identity.Check(peer.leafOrNil()); reason != "" {
-		// Every backend's handshake is complete by now, so this is the
-		// earliest Gantry can refuse without its own verify callback: no
-		// request has been read, and none will be.
+		// The handshake judged every verified certificate already; what is
+		// left is a client that sent none under verify-if-given, which no
+		// backend's verify callback sees. Checking again costs well under
+		// a microsecond per connection and keeps one rule: no client the
+		// rules refuse reads a byte of HTTP.
 		p.refuseIdentity(l.name, "listener", c.RemoteAddr(), ident, reason)
 		return
 	}

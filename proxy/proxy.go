@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -175,15 +176,15 @@ func (p *Proxy) compileListener(i int, lo ListenerOptions) (*listener, error) {
 	}
 	l.proxyProtocol = pp
 	if lo.TLS != nil {
-		srv, backend, err := compileListenerTLS(lo.TLS, l.timeouts.TLSHandshake, p.log.With("listener", l.name))
+		// Identity first: its rules run inside the handshake.
+		if err := l.compileIdentity(lo.TLS); err != nil {
+			return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
+		}
+		srv, backend, err := compileListenerTLS(lo.TLS, l.timeouts.TLSHandshake, p.log.With("listener", l.name), l.identity.Authorize())
 		if err != nil {
 			return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
 		}
 		l.tlsServer, l.backend = srv, backend
-		if err := l.compileIdentity(lo.TLS); err != nil {
-			_ = srv.Close()
-			return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
-		}
 	}
 	l.h2, err = h2.NewServer(h2.ServerOptions{
 		MaxConcurrentStreams: p.limits.H2MaxConcurrentStreams,
@@ -208,7 +209,7 @@ func (p *Proxy) compileListener(i int, lo ListenerOptions) (*listener, error) {
 // compileListenerTLS is the one place a listener's TLS server is built, so
 // that a server which swaps its compiled configuration on reload can take
 // its place. It returns the backend's name with it.
-func compileListenerTLS(o *ListenerTLS, handshake time.Duration, log *slog.Logger) (gantrytls.Server, string, error) {
+func compileListenerTLS(o *ListenerTLS, handshake time.Duration, log *slog.Logger, authorize func([][]*x509.Certificate) error) (gantrytls.Server, string, error) {
 	name := o.Backend
 	if name == "" {
 		name = gantrytls.DefaultBackend
@@ -226,6 +227,17 @@ func compileListenerTLS(o *ListenerTLS, handshake time.Duration, log *slog.Logge
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = log
+	}
+	if prev := cfg.Authorize; prev != nil && authorize != nil {
+		// A check the caller set stays; the listener's rules come first.
+		cfg.Authorize = func(chains [][]*x509.Certificate) error {
+			if err := authorize(chains); err != nil {
+				return err
+			}
+			return prev(chains)
+		}
+	} else if authorize != nil {
+		cfg.Authorize = authorize
 	}
 	if len(o.Files.Certificates) == 0 {
 		srv, err := b.NewServer(&cfg)

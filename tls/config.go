@@ -278,6 +278,14 @@ type ServerConfig struct {
 	// (the default) refuses the clients of its issuer, CRLExpiredSoft logs
 	// and checks against it anyway.
 	CRLExpired CRLExpiredPolicy `yaml:"-"`
+	// Authorize, when set, is asked about every client whose chain
+	// verified, on full and resumed handshakes, with the verified chains
+	// (leaf first). An error refuses the client within the handshake, with
+	// an access_denied alert where the backend chooses the alert: it is how
+	// a listener's identity rules keep an unwanted client from ever
+	// finishing a handshake. It must be safe for concurrent use and quick:
+	// it runs on the handshake path.
+	Authorize func(chains [][]*x509.Certificate) error `yaml:"-"`
 	// Logger receives warnings from verification (an expired CRL under
 	// CRLExpiredSoft); nil means slog.Default().
 	Logger *slog.Logger `yaml:"-"`
@@ -328,6 +336,9 @@ func (c *ServerConfig) Validate() error {
 	}
 	if len(c.CRLs) > 0 && !c.ClientAuth.verifies() {
 		return fieldErr("client_auth.crls", "CRLs are set but client auth %q does not verify client certificates, so they would never be checked (use verify-if-given or require-and-verify)", c.ClientAuth)
+	}
+	if c.Authorize != nil && !c.ClientAuth.verifies() {
+		return fieldErr("client_auth.mode", "an Authorize check is set but client auth %q does not verify client certificates, so it would judge certificates nobody checked", c.ClientAuth)
 	}
 	if !c.CRLExpired.valid() {
 		return fieldErr("client_auth.crl_expired", "invalid expired-CRL policy %d", int(c.CRLExpired))

@@ -19,6 +19,7 @@ const (
 	AlertCertificateExpired  Alert = 45
 	AlertCertificateUnknown  Alert = 46
 	AlertUnknownCA           Alert = 48
+	AlertAccessDenied        Alert = 49
 	AlertCertificateRequired Alert = 116
 )
 
@@ -47,6 +48,7 @@ type PeerVerifier struct {
 	verify     bool    // check the chain
 	verifyHost bool    // check the name (servers only)
 	crls       *crlSet // nil: no revocation check
+	authorize  func([][]*x509.Certificate) error
 }
 
 // NewServerVerifier returns the verifier a client uses on servers.
@@ -79,6 +81,7 @@ func NewClientVerifier(c *ServerConfig) *PeerVerifier {
 	}
 	if v.verify {
 		v.crls = newCRLSet(c.CRLs, c.CRLExpired, c.Logger)
+		v.authorize = c.Authorize
 	}
 	return v
 }
@@ -136,6 +139,11 @@ func (v *PeerVerifier) Verify(rawCerts [][]byte, serverName string) ([]*x509.Cer
 				alert = AlertCertificateUnknown
 			}
 			return certs, nil, &VerifyError{Alert: alert, Err: err}
+		}
+	}
+	if v.authorize != nil {
+		if err := v.authorize(chains); err != nil {
+			return certs, nil, &VerifyError{Alert: AlertAccessDenied, Err: err}
 		}
 	}
 	return certs, chains, nil

@@ -33,6 +33,7 @@ func Run(t *testing.T, b tls.Backend) {
 		{"SNI", sniCases()},
 		{"Keys", keyCases()},
 		{"ClientAuth", clientAuthCases()},
+		{"Authorize", authorizeCases()},
 		{"Verify", verifyCases()},
 		{"Resumption", resumptionCases()},
 		{"TicketKeys", ticketKeyCases()},
