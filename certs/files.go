@@ -143,3 +143,33 @@ func resolve(dir, name string) string {
 	}
 	return filepath.Join(dir, name)
 }
+
+// Paths lists every file f names, each once, in the order the config names
+// them: what a watcher of f's files looks at.
+func (f ServerFiles) Paths() []string {
+	var out []string
+	for _, kp := range f.Certificates {
+		out = append(out, kp.Cert, kp.Key)
+	}
+	out = append(out, f.ClientAuth.CA)
+	out = append(out, f.ClientAuth.CAs...)
+	out = append(out, f.ClientAuth.CRLs...)
+	out = append(out, f.SessionTickets.KeyFiles...)
+	return uniqueNames(out)
+}
+
+// Paths lists every file f names, each once.
+func (f ClientFiles) Paths() []string { return uniqueNames([]string{f.CA, f.Cert, f.Key}) }
+
+// uniqueNames drops empty and repeated names, keeping the first of each.
+func uniqueNames(names []string) []string {
+	out := names[:0]
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -28,6 +28,7 @@ type Server struct {
 	base    gantrytls.ServerConfig
 	files   ServerFiles
 	slot    slot[gantrytls.Server]
+	served  atomic.Pointer[[]gantrytls.Certificate] // of the last successful load
 }
 
 var _ gantrytls.Server = (*Server)(nil)
@@ -57,7 +58,23 @@ func (s *Server) compile() (gantrytls.Server, error) {
 		return nil, err
 	}
 	cfg := set.Apply(s.base)
-	return s.backend.NewServer(&cfg)
+	srv, err := s.backend.NewServer(&cfg)
+	if err == nil {
+		s.served.Store(&set.Certificates)
+	}
+	return srv, err
+}
+
+// Files are the files the server reads, with their names resolved.
+func (s *Server) Files() ServerFiles { return s.files }
+
+// Certificates are the certificates of the last successful load: what new
+// connections are served. The caller must not modify them.
+func (s *Server) Certificates() []gantrytls.Certificate {
+	if p := s.served.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Server wraps raw with the server side of TLS, using the certificates of
@@ -123,6 +140,9 @@ func (c *Client) compile() (gantrytls.Client, error) {
 	cfg := set.Apply(c.base)
 	return c.backend.NewClient(&cfg)
 }
+
+// Files are the files the client reads.
+func (c *Client) Files() ClientFiles { return c.files }
 
 // Client wraps raw with the client side of TLS for serverName, using the
 // files of the last successful load.

@@ -1,6 +1,7 @@
 package tls
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -171,6 +172,9 @@ func ParseCertificatePEM(certPEM, keyPEM []byte) (Certificate, error) {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil {
+			if err := cutShort(rest); err != nil {
+				return Certificate{}, err
+			}
 			break
 		}
 		if block.Type == "CERTIFICATE" {
@@ -185,6 +189,17 @@ func ParseCertificatePEM(certPEM, keyPEM []byte) (Certificate, error) {
 		return Certificate{}, err
 	}
 	return NewCertificate(chain, key)
+}
+
+// cutShort refuses what pem.Decode left when it begins a block it could not
+// read: a file caught half-written, or damaged. Without it a bundle cut in
+// its second certificate would load as the first alone, and silently
+// trust (or chain) less than it says.
+func cutShort(rest []byte) error {
+	if bytes.Contains(rest, []byte("-----")) {
+		return errors.New("tls: a PEM block is cut short or malformed (is the file half-written?)")
+	}
+	return nil
 }
 
 // ParsePrivateKeyPEM reads the first private key block of keyPEM.
@@ -226,6 +241,9 @@ func ParseCertificatesPEM(pemBytes []byte) ([]*x509.Certificate, error) {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil {
+			if err := cutShort(rest); err != nil {
+				return nil, err
+			}
 			break
 		}
 		if block.Type != "CERTIFICATE" {

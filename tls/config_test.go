@@ -1,6 +1,7 @@
 package tls_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -188,4 +189,33 @@ func TestParseCertificatesPEM(t *testing.T) {
 	assert.ErrorContains(t, err, "no CERTIFICATE")
 	_, err = tls.ParseCertificatesPEM(encodePEM("CERTIFICATE", []byte{9, 9}))
 	assert.ErrorContains(t, err, "CA certificate 1")
+}
+
+// TestHalfWrittenPEMRefused: a bundle cut inside a later block is refused,
+// not read as the blocks before the cut.
+func TestHalfWrittenPEMRefused(t *testing.T) {
+	p := tlstest.NewPKI(t)
+	var bundle []byte
+	for _, c := range p.Roots() {
+		bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	bundle = append(bundle, bundle...) // at least two blocks
+	first := bytes.Index(bundle[1:], []byte("-----BEGIN")) + 1
+	cut := bundle[:first+(len(bundle)-first)/2]
+	_, err := tls.ParseCertificatesPEM(cut)
+	require.ErrorContains(t, err, "cut short")
+	all, err := tls.ParseCertificatesPEM(bundle)
+	require.NoError(t, err)
+	require.NotEmpty(t, all)
+
+	der, err := x509.MarshalPKCS8PrivateKey(p.ServerECDSA.Key)
+	require.NoError(t, err)
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	var chain []byte
+	for _, der := range p.ServerECDSA.Chain {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	chain = append(chain, chain...)
+	_, err = tls.ParseCertificatePEM(chain[:len(chain)*3/4], keyPEM)
+	require.ErrorContains(t, err, "cut short")
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -182,7 +181,7 @@ func (rt *server) build(c *config.Config, pool []inherited) (*generation, error)
 		_ = in.ln.Close()
 	}
 	if rt.ops != nil {
-		rt.ops.SetCertificates(servedCertificates(c))
+		rt.ops.SetCertificates(servedCertificates(p))
 	}
 	return g, nil
 }
@@ -293,6 +292,9 @@ func (rt *server) run(ctx context.Context, from *handOff) int {
 	g := rt.current()
 	g.serve()
 	go rt.watch(g)
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	go rt.watchCertificates(watchCtx)
 	if rt.ctl != nil {
 		rt.ctl.serve()
 	}
@@ -469,28 +471,4 @@ func (rt *server) reopenLogs() {
 		return
 	}
 	rt.log.Info("access log reopened", "file", rt.access.path)
-}
-
-// servedCertificates are the leaves every listener of c serves.
-func servedCertificates(c *config.Config) []metrics.Certificate {
-	var out []metrics.Certificate
-	for i, l := range c.Listeners {
-		if l.TLS == nil {
-			continue
-		}
-		name := l.Name
-		if name == "" {
-			name = l.Addr
-		}
-		for _, cert := range c.ServerTLS(i).Certificates {
-			leaf := cert.Leaf
-			if leaf == nil && len(cert.Chain) > 0 {
-				leaf, _ = x509.ParseCertificate(cert.Chain[0])
-			}
-			if leaf != nil {
-				out = append(out, metrics.Certificate{Listener: name, Leaf: leaf})
-			}
-		}
-	}
-	return out
 }

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"regexp"
 	"strconv"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -80,6 +81,9 @@ type Server struct {
 	// (such a file is loaded, and Warnings reports it), for containers
 	// that mount secrets 0644.
 	KeyPermissions string `yaml:"key_permissions"`
+	// WatchFiles (watch_files) reloads certificate, key, CA, CRL and ticket
+	// key files when they change on disk.
+	WatchFiles WatchFiles `yaml:"watch_files"`
 
 	Limits   proxy.Limits            `yaml:"limits"`
 	Timeouts proxy.Timeouts          `yaml:"timeouts"`
@@ -88,6 +92,29 @@ type Server struct {
 	DNS      proxy.DNSOptions        `yaml:"dns"`
 	// Forwarding is the proxy's owned headers and trusted proxies.
 	Forwarding proxy.ForwardingOptions `yaml:"forwarding"`
+}
+
+// WatchFiles says whether and how often the serving process looks for
+// changed certificate files.
+type WatchFiles struct {
+	// Enabled (enabled) defaults to true.
+	Enabled *bool `yaml:"enabled"`
+	// Interval (interval) between looks; DefaultWatchInterval when unset.
+	Interval time.Duration `yaml:"interval"`
+}
+
+// DefaultWatchInterval is how often changed certificate files are looked
+// for: soon enough that a renewed or revoked certificate takes effect
+// within seconds, rare enough to cost nothing.
+const DefaultWatchInterval = 2 * time.Second
+
+// On reports whether watching is on and the interval, defaults applied.
+func (w WatchFiles) On() (time.Duration, bool) {
+	d := w.Interval
+	if d == 0 {
+		d = DefaultWatchInterval
+	}
+	return d, w.Enabled == nil || *w.Enabled
 }
 
 // Logging configures operational and access logs.

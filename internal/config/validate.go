@@ -155,6 +155,9 @@ func (c *Config) validateServer(errs *errorList) {
 	if c.present("server.limits.h2_max_concurrent_streams") && l.H2MaxConcurrentStreams == 0 {
 		errs.addf("server.limits.h2_max_concurrent_streams", "must be at least 1")
 	}
+	if d := s.WatchFiles.Interval; c.present("server.watch_files.interval") && (d < 100*time.Millisecond || d > time.Hour) {
+		errs.addf("server.watch_files.interval", "must be between 100ms and 1h, got %v", d)
+	}
 	c.validateFilter(errs)
 	c.validateDNS(errs)
 	c.validateForwarding(errs)

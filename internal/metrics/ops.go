@@ -12,9 +12,10 @@ import (
 // did not happen or a certificate about to expire, none of which shows in
 // the request counters until it is too late.
 type Ops struct {
-	reloads  *prometheus.CounterVec
-	upgrades *prometheus.CounterVec
-	expiry   *prometheus.GaugeVec
+	reloads     *prometheus.CounterVec
+	upgrades    *prometheus.CounterVec
+	certReloads *prometheus.CounterVec
+	expiry      *prometheus.GaugeVec
 }
 
 // Ops registers the operational collectors on m's registry; call it once.
@@ -28,6 +29,10 @@ func (m *Metrics) Ops() *Ops {
 			Name: "gantry_upgrades_total",
 			Help: "Binary upgrades this process attempted (SIGUSR2 or gantry upgrade) by result: ok (handed over, now draining) or error (the new process failed; this one goes on serving).",
 		}, []string{"result"}),
+		certReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gantry_certificate_reloads_total",
+			Help: "Reloads of certificate, key, CA, CRL and ticket key files after they changed on disk, by result: ok, or error when a file was refused (broken, half-written, mismatched) and the previous set kept serving.",
+		}, []string{"result"}),
 		expiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gantry_certificate_expiry_timestamp_seconds",
 			Help: "NotAfter of each certificate the listeners serve, as a Unix time, by listener, subject name and serial number.",
@@ -36,13 +41,18 @@ func (m *Metrics) Ops() *Ops {
 	for _, r := range []string{ResultOK, ResultError} {
 		o.reloads.WithLabelValues(r)
 		o.upgrades.WithLabelValues(r)
+		o.certReloads.WithLabelValues(r)
 	}
-	m.reg.MustRegister(o.reloads, o.upgrades, o.expiry)
+	m.reg.MustRegister(o.reloads, o.upgrades, o.certReloads, o.expiry)
 	return o
 }
 
 // Reload counts one reload; err nil means it took effect.
 func (o *Ops) Reload(err error) { o.reloads.WithLabelValues(result(err)).Inc() }
+
+// CertificateReload counts one reload of changed certificate files; err
+// nil means every listener and upstream took the new files.
+func (o *Ops) CertificateReload(err error) { o.certReloads.WithLabelValues(result(err)).Inc() }
 
 // Upgrade counts one upgrade attempt.
 func (o *Ops) Upgrade(err error) { o.upgrades.WithLabelValues(result(err)).Inc() }
