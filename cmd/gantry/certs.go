@@ -27,7 +27,7 @@ const certsUsage = `gantry certs dev --out DIR [--names a,b] [--client-cn CN] [-
        gantry certs ca --out DIR [--cn NAME] [--force]
        gantry certs server --ca DIR --names a,b[,IP] --out DIR [--name server] [--force]
        gantry certs client --ca DIR --out DIR [--name client] [--cn CN] [--ou OU]... [--dns X]... [--uri U]... [--email E]... [--force]
-       gantry certs crl --ca DIR --revoke SERIAL[,SERIAL] --out FILE [--next-update 168h] [--force]`
+       gantry certs crl --ca DIR --out FILE [--revoke SERIAL[,SERIAL]] [--revoke-cert FILE]... [--next-update 168h] [--force]`
 
 const certsAboutMore = `
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gantry-proxy/gantry/certs"
+	gantrytls "github.com/gantry-proxy/gantry/tls"
 )
 
 // The subcommands of `gantry certs` that keep a CA across runs: ca, server,
@@ -57,16 +59,22 @@ Example:
     --ou payments --uri spiffe://example.org/billing --email billing@example.org`
 
 const certsCRLAbout = `Writes a certificate revocation list signed by the CA in --ca DIR (ca.pem
-and ca-key.pem, as 'gantry certs ca' writes them) that revokes the given
-serial numbers, for client_auth.crls. A serial is decimal, or hexadecimal
-after 0x (colons allowed), as the other certs subcommands print it. The list
-is due for renewal after --next-update; a listener refuses every client of
-the CA once it has passed (unless client_auth.crl_expired is soft). Its CRL
+and ca-key.pem, as 'gantry certs ca' writes them) for client_auth.crls. It
+revokes the serial numbers in --revoke and the certificates in --revoke-cert
+files; with neither, it is a list that revokes nothing yet, to name in the
+config before anything is revoked. A serial is decimal, or hexadecimal after
+0x (colons allowed), as the other certs subcommands print it. The list is
+due for renewal after --next-update; a listener refuses every client of the
+CA once it has passed (unless client_auth.crl_expired is soft). Its CRL
 number is the time, so a later list supersedes an earlier one. An existing
-FILE is kept unless --force.
+FILE is kept unless --force; it is replaced by a rename, so a listener
+watching it (server.watch_files) reads the old list or the new one, never
+half of one.
 
 Example:
-  gantry certs crl --ca ./pki --revoke 0x1F2E3D,123456789 --out ./pki/clients.crl`
+  gantry certs crl --ca ./pki --out ./pki/clients.crl
+  gantry certs crl --ca ./pki --revoke-cert ./pki/billing.pem --out ./pki/clients.crl --force
+  gantry certs crl --ca ./pki --revoke 0x1F2E3D,123456789 --out ./pki/clients.crl --force`
 
 // stringList is a repeatable string flag.
 type stringList []string
@@ -304,12 +312,14 @@ func (c *certsCommand) writeIssued(stdout io.Writer, issued *certs.Issued, dir, 
 }
 
 func runCertsCRL(args []string, stdout, stderr io.Writer) int {
-	c := newCertsCommand("crl", "gantry certs crl --ca DIR --revoke SERIAL[,SERIAL] --out FILE [--next-update 168h] [--force]", certsCRLAbout)
+	c := newCertsCommand("crl", "gantry certs crl --ca DIR --out FILE [--revoke SERIAL[,SERIAL]] [--revoke-cert FILE]... [--next-update 168h] [--force]", certsCRLAbout)
 	caDir := c.String("ca", "", "directory of the CA's ca.pem and ca-key.pem (required)")
-	revoke := c.String("revoke", "", "comma-separated serial numbers to revoke (required)")
+	revoke := c.String("revoke", "", "comma-separated serial numbers to revoke")
+	var revokeCerts stringList
+	c.Var(&revokeCerts, "revoke-cert", "a PEM certificate file whose serial number to revoke (repeatable)")
 	out := c.String("out", "", "file to write the CRL into, PEM (required)")
 	next := c.Duration("next-update", 7*24*time.Hour, "how long until the CRL is due for renewal")
-	if code, done := c.start(args, stdout, stderr, "ca", "revoke", "out"); done {
+	if code, done := c.start(args, stdout, stderr, "ca", "out"); done {
 		return code
 	}
 	if *next <= 0 {
@@ -323,7 +333,7 @@ func runCertsCRL(args []string, stdout, stderr io.Writer) int {
 		}
 		serials = append(serials, n)
 	}
-	if len(serials) == 0 {
+	if c.Lookup("revoke").Value.String() != "" && len(serials) == 0 {
 		return c.fail(stderr, errors.New("--revoke has no serial number"))
 	}
 	if err := c.free(*out); err != nil {
@@ -332,6 +342,16 @@ func runCertsCRL(args []string, stdout, stderr io.Writer) int {
 	ca, err := loadCA(*caDir)
 	if err != nil {
 		return c.fail(stderr, err)
+	}
+	for _, file := range revokeCerts {
+		cert, err := readCertFile(file)
+		if err != nil {
+			return c.fail(stderr, fmt.Errorf("--revoke-cert: %w", err))
+		}
+		if cert.CheckSignatureFrom(ca.Certificate()) != nil {
+			return c.fail(stderr, fmt.Errorf("--revoke-cert %s: %q was not issued by this CA (%q), so its CRL cannot revoke it", file, cert.Subject.CommonName, ca.Certificate().Subject.CommonName))
+		}
+		serials = append(serials, cert.SerialNumber)
 	}
 	nextUpdate := time.Now().Add(*next)
 	crl, err := ca.CRL(serials, nextUpdate)
@@ -346,21 +366,45 @@ func runCertsCRL(args []string, stdout, stderr io.Writer) int {
 	for _, s := range serials {
 		fmt.Fprintf(stdout, "  revoked:     %s\n", serialText(s))
 	}
+	if len(serials) == 0 {
+		fmt.Fprintf(stdout, "  revoked:     none (a list to name in client_auth.crls before anything is revoked)\n")
+	}
 	return 0
 }
 
-// writeCRL replaces path with data, mode 0644: a CRL is public.
-func writeCRL(path string, data []byte) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+// readCertFile reads the first certificate of a PEM file.
+func readCertFile(file string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644) // #nosec G302 -- a CRL is public, signed data that verifiers must read
+	certs, err := gantrytls.ParseCertificatesPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return certs[0], nil
+}
+
+// writeCRL replaces path with data, mode 0644 (a CRL is public), by
+// writing a new file beside it and renaming it over: a listener watching
+// the file sees the old list or the new, never half of one.
+func writeCRL(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".crl-*")
 	if err != nil {
 		return err
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // gone already once renamed
 	if _, err := f.Write(data); err != nil {
 		_ = f.Close()
 		return err
 	}
-	return f.Close()
+	if err := f.Chmod(0o644); err != nil { // #nosec G302 -- a CRL is public, signed data that verifiers must read
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -127,8 +127,11 @@ type Origin struct {
 }
 
 // Start serves the demo on 127.0.0.1 at a free port.
-func Start() (*Origin, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func Start() (*Origin, error) { return StartOn("127.0.0.1:0") }
+
+// StartOn serves the demo on addr (host:port).
+func StartOn(addr string) (*Origin, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("demo: listen: %w", err)
 	}
