@@ -75,7 +75,17 @@ func (a *accessLog) log(s *Session, err error) {
 			slog.String("client_subject", id.Subject),
 			slog.String("client_serial", id.Serial),
 			slog.String("client_spki_sha256", id.SPKISHA256),
+			slog.String("client_issuer", id.Issuer),
 		)
+		// SANs only when there are some: most certificates carry one kind.
+		for _, san := range [...]struct {
+			key   string
+			names []string
+		}{{"client_dns", id.DNS}, {"client_uri", id.URI}, {"client_email", id.Email}} {
+			if len(san.names) > 0 {
+				attrs = append(attrs, slog.Any(san.key, san.names))
+			}
+		}
 	}
 	r := &s.Request
 	attrs = append(attrs,

@@ -426,6 +426,9 @@ func TestAccessLogIdentity(t *testing.T) {
 	assert.Contains(t, line, `"client_subject":"CN=web,OU=prod"`)
 	assert.Contains(t, line, `"client_serial":"1001"`)
 	assert.Contains(t, line, `"client_spki_sha256":"`+hex.EncodeToString(sum[:])+`"`)
+	assert.Contains(t, line, `"client_issuer":"`+pki.web.Leaf.Issuer.String()+`"`)
+	assert.Contains(t, line, `"client_uri":["spiffe://example.org/ns/prod/web"]`)
+	assert.NotContains(t, line, `"client_email"`, "no empty SAN lists")
 	assert.NotContains(t, line, base64.StdEncoding.EncodeToString(pki.web.Leaf.Raw)[:40])
 }
 
