@@ -3,6 +3,7 @@ package certs
 import (
 	"context"
 	stdtls "crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"slices"
@@ -28,7 +29,7 @@ type Server struct {
 	base    gantrytls.ServerConfig
 	files   ServerFiles
 	slot    slot[gantrytls.Server]
-	served  atomic.Pointer[[]gantrytls.Certificate] // of the last successful load
+	loaded  atomic.Pointer[ServerSet] // of the last successful load
 }
 
 var _ gantrytls.Server = (*Server)(nil)
@@ -60,7 +61,7 @@ func (s *Server) compile() (gantrytls.Server, error) {
 	cfg := set.Apply(s.base)
 	srv, err := s.backend.NewServer(&cfg)
 	if err == nil {
-		s.served.Store(&set.Certificates)
+		s.loaded.Store(&set)
 	}
 	return srv, err
 }
@@ -71,8 +72,17 @@ func (s *Server) Files() ServerFiles { return s.files }
 // Certificates are the certificates of the last successful load: what new
 // connections are served. The caller must not modify them.
 func (s *Server) Certificates() []gantrytls.Certificate {
-	if p := s.served.Load(); p != nil {
-		return *p
+	if p := s.loaded.Load(); p != nil {
+		return p.Certificates
+	}
+	return nil
+}
+
+// ClientCAs are the client CA certificates of the last successful load.
+// The caller must not modify them.
+func (s *Server) ClientCAs() []*x509.Certificate {
+	if p := s.loaded.Load(); p != nil {
+		return p.ClientCAs
 	}
 	return nil
 }
@@ -112,6 +122,7 @@ type Client struct {
 	base    gantrytls.ClientConfig
 	files   ClientFiles
 	slot    slot[gantrytls.Client]
+	loaded  atomic.Pointer[ClientSet] // of the last successful load
 }
 
 var _ gantrytls.Client = (*Client)(nil)
@@ -138,7 +149,20 @@ func (c *Client) compile() (gantrytls.Client, error) {
 		return nil, err
 	}
 	cfg := set.Apply(c.base)
-	return c.backend.NewClient(&cfg)
+	cl, err := c.backend.NewClient(&cfg)
+	if err == nil {
+		c.loaded.Store(&set)
+	}
+	return cl, err
+}
+
+// Certificate is the client certificate of the last successful load, nil
+// when none is configured. The caller must not modify it.
+func (c *Client) Certificate() *gantrytls.Certificate {
+	if p := c.loaded.Load(); p != nil {
+		return p.Certificate
+	}
+	return nil
 }
 
 // Files are the files the client reads.

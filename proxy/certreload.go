@@ -7,13 +7,26 @@ import (
 	"slices"
 
 	"github.com/gantry-proxy/gantry/certs"
+	gantrytls "github.com/gantry-proxy/gantry/tls"
 )
 
-// ServedCertificate is a certificate a listener serves to new connections.
-type ServedCertificate struct {
+// LoadedCertificate is a certificate the proxy holds from its files, for
+// watching expiry: one it serves, a CA it trusts for client certificates,
+// or a client certificate it presents upstream.
+type LoadedCertificate struct {
+	// Listener names the listener; empty for an upstream's.
 	Listener string
-	Leaf     *x509.Certificate
+	// Role is CertServed, CertClientCA or CertUpstreamClient.
+	Role string
+	Leaf *x509.Certificate
 }
+
+// The roles of a LoadedCertificate.
+const (
+	CertServed         = "served"
+	CertClientCA       = "client_ca"
+	CertUpstreamClient = "upstream_client"
+)
 
 // CertificateFiles lists every certificate, key, CA, CRL and ticket key
 // file the proxy's listeners and upstreams read, each once: the files whose
@@ -63,23 +76,34 @@ func (p *Proxy) ReloadCertificates() error {
 	return errors.Join(errs...)
 }
 
-// ServedCertificates lists the leaf certificates the listeners serve now,
-// after the last successful load of their files.
-func (p *Proxy) ServedCertificates() []ServedCertificate {
-	var out []ServedCertificate
+// LoadedCertificates lists the certificates of the last successful load of
+// every listener's and upstream's files.
+func (p *Proxy) LoadedCertificates() []LoadedCertificate {
+	var out []LoadedCertificate
+	add := func(listener, role string, c *gantrytls.Certificate) {
+		leaf := c.Leaf
+		if leaf == nil && len(c.Chain) > 0 {
+			leaf, _ = x509.ParseCertificate(c.Chain[0])
+		}
+		if leaf != nil {
+			out = append(out, LoadedCertificate{Listener: listener, Role: role, Leaf: leaf})
+		}
+	}
 	for _, l := range p.listeners {
 		s, ok := l.tlsServer.(*certs.Server)
 		if !ok {
 			continue
 		}
-		for _, c := range s.Certificates() {
-			leaf := c.Leaf
-			if leaf == nil && len(c.Chain) > 0 {
-				leaf, _ = x509.ParseCertificate(c.Chain[0])
-			}
-			if leaf != nil {
-				out = append(out, ServedCertificate{Listener: l.name, Leaf: leaf})
-			}
+		for i := range s.Certificates() {
+			add(l.name, CertServed, &s.Certificates()[i])
+		}
+		for _, ca := range s.ClientCAs() {
+			out = append(out, LoadedCertificate{Listener: l.name, Role: CertClientCA, Leaf: ca})
+		}
+	}
+	if p.upstreams != nil {
+		for _, c := range p.upstreams.ClientCertificates() {
+			add("", CertUpstreamClient, c)
 		}
 	}
 	return out

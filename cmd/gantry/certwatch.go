@@ -35,7 +35,7 @@ func (rt *server) reloadCertificates(changed []string) {
 	err := g.p.ReloadCertificates()
 	if rt.ops != nil {
 		rt.ops.CertificateReload(err)
-		rt.ops.SetCertificates(servedCertificates(g.p))
+		rt.ops.SetCertificates(loadedCertificates(g.p))
 	}
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
@@ -46,13 +46,13 @@ func (rt *server) reloadCertificates(changed []string) {
 	rt.log.Info("certificates reloaded", "changed", changed)
 }
 
-// servedCertificates are the leaves p's listeners serve, for the expiry
-// gauge.
-func servedCertificates(p *proxy.Proxy) []metrics.Certificate {
-	served := p.ServedCertificates()
-	out := make([]metrics.Certificate, len(served))
-	for i, s := range served {
-		out[i] = metrics.Certificate{Listener: s.Listener, Leaf: s.Leaf}
+// loadedCertificates are the certificates p holds from its files, for the
+// expiry gauge.
+func loadedCertificates(p *proxy.Proxy) []metrics.Certificate {
+	loaded := p.LoadedCertificates()
+	out := make([]metrics.Certificate, len(loaded))
+	for i, c := range loaded {
+		out[i] = metrics.Certificate{Listener: c.Listener, Role: c.Role, Leaf: c.Leaf}
 	}
 	return out
 }

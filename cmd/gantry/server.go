@@ -181,7 +181,7 @@ func (rt *server) build(c *config.Config, pool []inherited) (*generation, error)
 		_ = in.ln.Close()
 	}
 	if rt.ops != nil {
-		rt.ops.SetCertificates(servedCertificates(p))
+		rt.ops.SetCertificates(loadedCertificates(p))
 	}
 	return g, nil
 }

@@ -35,8 +35,8 @@ func (m *Metrics) Ops() *Ops {
 		}, []string{"result"}),
 		expiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gantry_certificate_expiry_timestamp_seconds",
-			Help: "NotAfter of each certificate the listeners serve, as a Unix time, by listener, subject name and serial number.",
-		}, []string{"listener", "name", "serial"}),
+			Help: "NotAfter of each certificate loaded from files, as a Unix time, by listener (empty for an upstream's), role (served, client_ca, upstream_client), subject name and serial number.",
+		}, []string{"listener", "role", "name", "serial"}),
 	}
 	for _, r := range []string{ResultOK, ResultError} {
 		o.reloads.WithLabelValues(r)
@@ -57,9 +57,10 @@ func (o *Ops) CertificateReload(err error) { o.certReloads.WithLabelValues(resul
 // Upgrade counts one upgrade attempt.
 func (o *Ops) Upgrade(err error) { o.upgrades.WithLabelValues(result(err)).Inc() }
 
-// Certificate is one served certificate for the expiry gauge.
+// Certificate is one loaded certificate for the expiry gauge.
 type Certificate struct {
 	Listener string
+	Role     string
 	Leaf     *x509.Certificate
 }
 
@@ -72,7 +73,7 @@ func (o *Ops) SetCertificates(certs []Certificate) {
 		if len(c.Leaf.DNSNames) > 0 {
 			name = c.Leaf.DNSNames[0]
 		}
-		o.expiry.WithLabelValues(c.Listener, name, c.Leaf.SerialNumber.Text(16)).Set(float64(c.Leaf.NotAfter.Unix()))
+		o.expiry.WithLabelValues(c.Listener, c.Role, name, c.Leaf.SerialNumber.Text(16)).Set(float64(c.Leaf.NotAfter.Unix()))
 	}
 }
 

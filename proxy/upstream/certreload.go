@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/gantry-proxy/gantry/certs"
+	gantrytls "github.com/gantry-proxy/gantry/tls"
 )
 
 // reloadable returns the clients whose TLS reads files, so can reload.
@@ -47,4 +48,16 @@ func (t *Transport) ReloadCertificates() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ClientCertificates are the client certificates the upstream TLS clients
+// present, from their last successful load.
+func (t *Transport) ClientCertificates() []*gantrytls.Certificate {
+	var out []*gantrytls.Certificate
+	for _, rc := range t.reloadable() {
+		if c := rc.Certificate(); c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -212,6 +212,9 @@ func TestCertificateFilesWatched(t *testing.T) {
 			_, m := w.scrape("/metrics")
 			assert.Contains(t, m, leaves["v2"].Cert.SerialNumber.Text(16), "the expiry gauge follows the renewed certificate")
 			assert.NotContains(t, m, leaves["v1"].Cert.SerialNumber.Text(16))
+			for _, ca := range []*certs.DevCA{caA, caB} {
+				assert.Contains(t, m, fmt.Sprintf(`role="client_ca",serial=%q`, ca.Certificate().SerialNumber.Text(16)), "the client CAs' expiry is watched too")
+			}
 			assert.Equal(t, pid, w.pid(t), "all of it without a restart")
 		})
 	}

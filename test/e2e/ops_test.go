@@ -325,7 +325,7 @@ func TestUpgradeUnderLoad(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code, "the last process is ready")
 	code, body := e.scrape("/metrics")
 	assert.Equal(t, http.StatusOK, code)
-	assert.Contains(t, body, `gantry_certificate_expiry_timestamp_seconds{listener="main"`)
+	assert.Contains(t, body, `gantry_certificate_expiry_timestamp_seconds{listener="main",name="localhost",role="served"`)
 	assert.Equal(t, "A", e.get(t))
 	assert.Contains(t, first.out(), "shutting down after upgrade")
 }
