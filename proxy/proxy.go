@@ -210,11 +210,7 @@ func (p *Proxy) compileListener(i int, lo ListenerOptions) (*listener, error) {
 // that a server which swaps its compiled configuration on reload can take
 // its place. It returns the backend's name with it.
 func compileListenerTLS(o *ListenerTLS, handshake time.Duration, log *slog.Logger, authorize func([][]*x509.Certificate) error) (gantrytls.Server, string, error) {
-	name := o.Backend
-	if name == "" {
-		name = gantrytls.DefaultBackend
-	}
-	b, err := gantrytls.Lookup(name)
+	b, err := gantrytls.Lookup(o.Backend)
 	if err != nil {
 		return nil, "", err
 	}

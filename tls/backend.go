@@ -119,9 +119,14 @@ func Register(b Backend) {
 	registry.backends[b.Name()] = b
 }
 
-// Lookup returns the backend registered under name. For a backend that is
-// known but not compiled in, the error names the build tag that adds it.
+// Lookup returns the backend registered under name; an empty name is
+// DefaultBackend, as in every config that leaves the backend out. For a
+// backend that is known but not compiled in, the error names the build tag
+// that adds it.
 func Lookup(name string) (Backend, error) {
+	if name == "" {
+		name = DefaultBackend
+	}
 	registry.RLock()
 	b, ok := registry.backends[name]
 	registry.RUnlock()

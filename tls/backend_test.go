@@ -53,3 +53,11 @@ func TestLookupErrors(t *testing.T) {
 		assert.ErrorContains(t, err, "build with -tags "+name)
 	}
 }
+
+// TestLookupEmptyIsDefault: a config that names no backend gets the
+// default, through the one lookup every caller uses.
+func TestLookupEmptyIsDefault(t *testing.T) {
+	b, err := tls.Lookup("")
+	require.NoError(t, err)
+	assert.Equal(t, tls.DefaultBackend, b.Name())
+}

@@ -47,14 +47,12 @@ func (c *Config) warn(errs *errorList, key string, warnings []error) {
 // lookupBackend applies the default backend and finds it, placing the
 // error (which names the build tag) at the backend key.
 func lookupBackend(errs *errorList, key string, name *string) gantrytls.Backend {
-	if *name == "" {
-		*name = gantrytls.DefaultBackend
-	}
 	b, err := gantrytls.Lookup(*name)
 	if err != nil {
 		errs.add(key+".backend", err)
 		return nil
 	}
+	*name = b.Name() // what check prints and the proxy is given
 	return b
 }
 

@@ -104,11 +104,7 @@ func (c *Client) sniFor(addr string) string {
 // client which swaps its compiled configuration on reload can take its
 // place. It returns the backend's name and the ALPN list offered.
 func compileTLS(o *TLS, handshake time.Duration) (gantrytls.Client, string, []string, error) {
-	name := o.Backend
-	if name == "" {
-		name = gantrytls.DefaultBackend
-	}
-	b, err := gantrytls.Lookup(name)
+	b, err := gantrytls.Lookup(o.Backend)
 	if err != nil {
 		return nil, "", nil, err
 	}
