@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
+
+	"github.com/gantry-proxy/gantry/proxy/h1"
 )
 
 // h2PrebufferMax bounds the request bodies of HTTP/2 requests read whole
@@ -27,16 +28,8 @@ func h2ContentLength(r *http.Request) (int64, error) {
 	}
 	var n int64 = -1
 	for _, v := range vals {
-		if v == "" || len(v) > 18 {
-			return -1, errMalformedLength(v)
-		}
-		for i := 0; i < len(v); i++ {
-			if v[i] < '0' || v[i] > '9' {
-				return -1, errMalformedLength(v)
-			}
-		}
-		m, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || (n >= 0 && m != n) {
+		m, ok := h1.ParseContentLength(v)
+		if !ok || (n >= 0 && m != n) {
 			return -1, errMalformedLength(v)
 		}
 		n = m

@@ -236,7 +236,7 @@ func (fr *framing) note(name, value []byte) {
 		}
 		if equalFoldString(name, "content-length") {
 			fr.clCount++
-			v, ok := parseContentLength(value)
+			v, ok := ParseContentLength(value)
 			if !ok {
 				fr.clBad = true
 			}
@@ -270,14 +270,16 @@ func equalFoldDash(b []byte, s string) bool {
 	return true
 }
 
-// parseContentLength accepts 1*DIGIT that fits an int64, nothing else: no
-// sign, no inner whitespace, no list.
-func parseContentLength(v []byte) (int64, bool) {
+// ParseContentLength accepts 1*DIGIT that fits an int64, nothing else: no
+// sign, no inner whitespace, no list. It is the one reading of a
+// content-length Gantry has, for HTTP/1.1 and HTTP/2 requests alike.
+func ParseContentLength[T ~string | ~[]byte](v T) (int64, bool) {
 	if len(v) == 0 || len(v) > 19 {
 		return 0, false
 	}
 	var n int64
-	for _, c := range v {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}
