@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,9 +68,13 @@ func echFiles(t *testing.T) (string, *x509.CertPool) {
 // echConfig is a listener with both certificates and ECH keys on backend,
 // routing the secret name to one origin and everything else to another.
 func echConfig(backend, keys, secretOrigin, publicOrigin string) string {
+	return echConfigAt("127.0.0.1:0", backend, keys, secretOrigin, publicOrigin)
+}
+
+func echConfigAt(addr, backend, keys, secretOrigin, publicOrigin string) string {
 	return fmt.Sprintf(`listeners:
   - name: ech
-    address: 127.0.0.1:0
+    address: %s
     tls:
       backend: %s
       certificates:
@@ -85,16 +90,16 @@ upstreams:
   secret: {addresses: [%q]}
   public: {addresses: [%q]}
 logging: {format: json}
-`, backend, keys, echSecret, secretOrigin, publicOrigin)
+`, addr, backend, keys, echSecret, secretOrigin, publicOrigin)
 }
 
-// tee forwards one connection at a time to target and keeps every byte
-// the client sent.
+// tee forwards connections to target and keeps, per connection, every
+// byte the client sent.
 type tee struct {
 	ln     net.Listener
 	target string
 	mu     sync.Mutex
-	sent   []byte
+	sent   []*bytes.Buffer // one per accepted connection, in order
 }
 
 func startTee(t *testing.T, target string) *tee {
@@ -113,6 +118,10 @@ func (tt *tee) serve() {
 		if err != nil {
 			return
 		}
+		sent := new(bytes.Buffer)
+		tt.mu.Lock()
+		tt.sent = append(tt.sent, sent)
+		tt.mu.Unlock()
 		go func() {
 			defer c.Close()
 			up, err := net.Dial("tcp", tt.target)
@@ -126,7 +135,7 @@ func (tt *tee) serve() {
 				n, err := c.Read(buf)
 				if n > 0 {
 					tt.mu.Lock()
-					tt.sent = append(tt.sent, buf[:n]...)
+					sent.Write(buf[:n])
 					tt.mu.Unlock()
 					if _, werr := up.Write(buf[:n]); werr != nil {
 						return
@@ -140,13 +149,16 @@ func (tt *tee) serve() {
 	}
 }
 
-// take returns what clients sent since the last take.
-func (tt *tee) take() []byte {
+// last returns what the client of the latest connection has sent so far:
+// after its handshake, at least its whole ClientHello, since the tee keeps
+// bytes before it forwards them.
+func (tt *tee) last() []byte {
 	tt.mu.Lock()
 	defer tt.mu.Unlock()
-	out := tt.sent
-	tt.sent = nil
-	return out
+	if len(tt.sent) == 0 {
+		return nil
+	}
+	return bytes.Clone(tt.sent[len(tt.sent)-1].Bytes())
 }
 
 // helloOnWire reads the first ClientHello of a client's bytes: its SNI and
@@ -205,7 +217,10 @@ func TestECHThroughBinary(t *testing.T) {
 		return s.Listener.Addr().String()
 	}
 	file := filepath.Join(dir, "gantry.yaml")
-	require.NoError(t, writeFile(file, []byte(echConfig("gostd", "[ech-new.pem, ech-old.pem]", origin("secret origin"), origin("public origin")))))
+	secretOrigin, publicOrigin := origin("secret origin"), origin("public origin")
+	// A fixed port, so that the reload below keeps the listener's socket.
+	addr := freeAddr(t)
+	require.NoError(t, writeFile(file, []byte(echConfigAt(addr, "gostd", "[ech-new.pem, ech-old.pem]", secretOrigin, publicOrigin))))
 	code, stdout, stderr := runGantry(t, "check", "-c", file)
 	require.Equal(t, 0, code, "stdout: %s\nstderr: %s", stdout, stderr)
 
@@ -246,7 +261,7 @@ func TestECHThroughBinary(t *testing.T) {
 		assert.Equal(t, []string{echSecret}, state.PeerCertificates[0].DNSNames, "%s: the inner name picked the certificate", name)
 		assert.Contains(t, request(c), "secret origin", name)
 
-		sent := wire.take()
+		sent := wire.last()
 		sni, ech := helloOnWire(t, sent)
 		assert.Equal(t, echPublic, sni, "%s: the outer ClientHello names the public name", name)
 		assert.True(t, ech, "%s: and carries the encrypted one", name)
@@ -257,12 +272,29 @@ func TestECHThroughBinary(t *testing.T) {
 	var rejected *tls.ECHRejectionError
 	require.True(t, errors.As(err, &rejected), "a stale config is rejected with retry configs; got %v", err)
 	assert.Equal(t, current, rejected.RetryConfigList, "send_as_retry first: the current key's config alone")
-	sni, _ := helloOnWire(t, wire.take())
+	sni, _ := helloOnWire(t, wire.last())
 	assert.Equal(t, echPublic, sni)
 	c, err := dial(rejected.RetryConfigList)
 	require.NoError(t, err, "the retry with the configs the server sent")
 	assert.True(t, c.ConnectionState().ECHAccepted)
 	assert.Contains(t, request(c), "secret origin")
+
+	// Rotation: a new key first, the current one kept, and a reload. The
+	// new config decrypts, the kept one too, the dropped one gets the new
+	// config as retry.
+	next := echKeyCLI(t, dir, "ech-next.pem", 4)
+	require.NoError(t, writeFile(file, []byte(echConfigAt(addr, "gostd", "[ech-next.pem, ech-new.pem]", secretOrigin, publicOrigin))))
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
+	waitFor(t, "the reload", func() bool { return strings.Contains(p.out(), "reload: new config serving") })
+	for name, list := range map[string][]byte{"next": next, "kept": current} {
+		c, err := dial(list)
+		require.NoError(t, err, name)
+		assert.True(t, c.ConnectionState().ECHAccepted, name)
+		_ = c.Close()
+	}
+	_, err = dial(previous)
+	require.True(t, errors.As(err, &rejected), "the dropped key no longer decrypts; got %v", err)
+	assert.Equal(t, next, rejected.RetryConfigList, "the new current key is the retry config")
 
 	waitFor(t, "the access log records the inner name and ECH", func() bool {
 		for _, line := range strings.Split(p.out(), "\n") {
