@@ -9,6 +9,11 @@
 // and Client hold a compiled gantrytls.Server or Client and replace it
 // atomically on Reload; a reload that fails changes nothing.
 //
+// NewECHKey makes an Encrypted ClientHello key and its ECHConfig, and
+// ParseECHKeyPEM / WriteECHKeyFile read and write the PEM file that holds
+// both (`gantry certs ech`); ServerFiles.ECH loads such files as private
+// keys.
+//
 // NewDevCA makes a development certificate authority in memory that issues
 // server and client certificates, for the embedded default config (`gantry
 // serve` with no file), for `gantry certs dev`, and for tests that need a
@@ -17,8 +22,8 @@
 // audited), and whatever trusts it trusts anything it issued.
 //
 // This package must never:
-//   - log, print or put into an error the contents of a key, a ticket key
-//     or a certificate file (errors name files, and certificates by
+//   - log, print or put into an error the contents of a key, a ticket key,
+//     an ECH key or a certificate file (errors name files, and certificates by
 //     subject, nothing more);
 //   - serve a half-loaded set: a load either yields everything the files
 //     name, checked, or an error and nothing, and a reload that fails

@@ -31,8 +31,10 @@ type ServerFiles struct {
 	ClientAuth ClientAuthFiles `yaml:"client_auth"`
 	// SessionTickets controls resumption by session ticket.
 	SessionTickets TicketFiles `yaml:"session_tickets"`
+	// ECH turns on Encrypted ClientHello with keys from files.
+	ECH ECHFiles `yaml:"ech"`
 	// KeyGuard checks every key file (certificates' keys, ticket key
-	// files) before it is read.
+	// files, ECH key files) before it is read.
 	KeyGuard KeyGuard `yaml:"-"`
 }
 
@@ -81,6 +83,22 @@ type TicketFiles struct {
 	KeyFiles []string `yaml:"key_files"`
 }
 
+// ECHFiles are the Encrypted ClientHello keys of a server, each in a file
+// that `gantry certs ech` writes.
+type ECHFiles struct {
+	// Keys are ECH key files (a PKCS #8 "PRIVATE KEY" block and an
+	// "ECHCONFIG" block; see ParseECHKeyPEM). Every key decrypts; the
+	// first is the current one, whose config is published in DNS. Rotate
+	// by putting a new key first, publishing its config, and removing the
+	// old one once the old record's TTL has passed. Keep them readable by
+	// Gantry alone: they are guarded as private keys are.
+	Keys []string `yaml:"keys"`
+	// SendAsRetry says which configs a client gets when it offers ECH with
+	// a config no key decrypts (a stale DNS answer): first (the default:
+	// the current key's only) or all.
+	SendAsRetry ECHRetry `yaml:"send_as_retry"`
+}
+
 // ClientFiles are the files a TLS client (Gantry towards an upstream) reads.
 type ClientFiles struct {
 	// CA is a PEM file of the CA certificates that upstream certificates
@@ -114,6 +132,7 @@ func (f ServerFiles) Resolve(dir string) ServerFiles {
 		out.SessionTickets.Enabled = &enabled
 	}
 	out.SessionTickets.KeyFiles = resolveAll(dir, f.SessionTickets.KeyFiles)
+	out.ECH.Keys = resolveAll(dir, f.ECH.Keys)
 	return out
 }
 
@@ -155,6 +174,7 @@ func (f ServerFiles) Paths() []string {
 	out = append(out, f.ClientAuth.CAs...)
 	out = append(out, f.ClientAuth.CRLs...)
 	out = append(out, f.SessionTickets.KeyFiles...)
+	out = append(out, f.ECH.Keys...)
 	return uniqueNames(out)
 }
 

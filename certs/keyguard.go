@@ -9,7 +9,7 @@ import (
 )
 
 // KeyGuard says who may own a private key file (a certificate's key, a
-// client key, a session ticket key) and what to do with one that others
+// client key, a session ticket key, an ECH key) and what to do with one that others
 // could read. It is not configured by YAML: the config package fills it in
 // from server.key_permissions and the identity Gantry serves as.
 //

@@ -131,6 +131,7 @@ type ServerSet struct {
 	CRLExpired            gantrytls.CRLExpiredPolicy
 	DisableSessionTickets bool
 	SessionTicketKeys     []gantrytls.SessionTicketKey
+	ECHKeys               []gantrytls.ECHKey
 	// Warnings are the key files KeyGuard accepted in warn mode, one
 	// *gantrytls.FieldError each, placed as Load's errors are.
 	Warnings []error
@@ -145,6 +146,7 @@ func (s ServerSet) Apply(c gantrytls.ServerConfig) gantrytls.ServerConfig {
 	c.CRLExpired = s.CRLExpired
 	c.DisableSessionTickets = s.DisableSessionTickets
 	c.SessionTicketKeys = s.SessionTicketKeys
+	c.ECHKeys = s.ECHKeys
 	return c
 }
 
@@ -223,6 +225,7 @@ func (f ServerFiles) Load() (ServerSet, error) {
 		}
 		set.SessionTicketKeys = append(set.SessionTicketKeys, k)
 	}
+	set.ECHKeys = f.ECH.load(f.KeyGuard, &errs, &warns)
 
 	if len(errs) > 0 {
 		return ServerSet{}, errors.Join(errs...)

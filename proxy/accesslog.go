@@ -68,6 +68,11 @@ func (a *accessLog) log(s *Session, err error) {
 			slog.String("cipher", stdtls.CipherSuiteName(d.TLS.CipherSuite)),
 			slog.String("alpn", d.TLS.NegotiatedProtocol),
 		)
+		if d.TLS.ECHAccepted {
+			// sni is then the inner, encrypted name; the wire showed only
+			// the public name.
+			attrs = append(attrs, slog.Bool("ech", true))
+		}
 	}
 	if id := d.ClientIdentity; id != nil {
 		// Who the client is, never its certificate.

@@ -81,6 +81,10 @@ type Capabilities struct {
 	// BoringSSL). A config that narrows them is then refused rather than
 	// silently ignored.
 	FixedTLS13Suites bool
+	// ServerECH is set when the backend's servers decrypt Encrypted
+	// ClientHello with ServerConfig.ECHKeys; a config with keys is refused
+	// by a backend without it.
+	ServerECH bool
 }
 
 // HasGroup reports whether g is among c.Groups.

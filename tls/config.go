@@ -315,6 +315,12 @@ type ServerConfig struct {
 	// when the Server is built.
 	SessionTicketKeys []SessionTicketKey `yaml:"-"`
 
+	// ECHKeys turn on Encrypted ClientHello: every key decrypts, and those
+	// with SendAsRetry are sent to a client whose config none of them
+	// decrypts. Each public name must be covered by one of Certificates.
+	// Only a backend whose Capabilities have ServerECH takes them.
+	ECHKeys []ECHKey `yaml:"-"`
+
 	// HandshakeTimeout bounds the handshake; zero means
 	// DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
@@ -364,11 +370,14 @@ func (c *ServerConfig) Validate() error {
 	if c.HandshakeTimeout < 0 {
 		return fieldErr("handshake_timeout", "negative handshake timeout")
 	}
-	return nil
+	return c.validateECH()
 }
 
 // Params resolves the config's policy against a backend's capabilities.
 func (c *ServerConfig) Params(caps Capabilities) (Params, error) {
+	if len(c.ECHKeys) > 0 && !caps.ServerECH {
+		return Params{}, fieldErr("ech.keys", "this backend has no server-side ECH (Encrypted ClientHello) here; use backend gostd")
+	}
 	return resolvePolicy(c.Policy, c.CipherSuites, c.Groups, caps)
 }
 

@@ -202,7 +202,7 @@ func TestConfigYAMLKeys(t *testing.T) {
 	assert.Equal(t, map[string]string{
 		"Certificates": "-", "Policy": "policy", "CipherSuites": "cipher_suites", "Groups": "groups",
 		"ALPN": "alpn", "ClientAuth": "-", "ClientCAs": "-", "CRLs": "-", "CRLExpired": "-", "Authorize": "-", "Logger": "-", "DisableSessionTickets": "-",
-		"SessionTicketKeys": "-", "HandshakeTimeout": "handshake_timeout",
+		"SessionTicketKeys": "-", "HandshakeTimeout": "handshake_timeout", "ECHKeys": "-",
 	}, keys(tls.ServerConfig{}))
 	assert.Equal(t, map[string]string{
 		"RootCAs": "-", "DisableVerifyCert": "verify_cert,negate", "DisableVerifyHostname": "verify_hostname,negate",

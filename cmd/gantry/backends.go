@@ -19,7 +19,8 @@ func init() {
 func runBackends(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	f := newFlags("backends", "gantry backends",
 		`Lists the TLS backends compiled into this binary with their library versions,
-the protocol versions, key-exchange groups and cipher suites each can negotiate.
+the protocol versions, key-exchange groups and cipher suites each can negotiate,
+and whether its servers decrypt Encrypted ClientHello (tls.ech.keys).
 A config may name only these backends. gostd (Go's crypto/tls) is always present;
 build with -tags openssl or -tags boringssl to add one of the C libraries.`)
 	if code, done := f.parse(args, stdout, stderr); done {
@@ -41,6 +42,11 @@ build with -tags openssl or -tags boringssl to add one of the C libraries.`)
 			groups[i] = string(g)
 		}
 		fmt.Fprintf(stdout, "  groups:   %s\n", strings.Join(groups, ", "))
+		ech := "none"
+		if caps.ServerECH {
+			ech = "server (Encrypted ClientHello, tls.ech.keys)"
+		}
+		fmt.Fprintf(stdout, "  ech:      %s\n", ech)
 		fmt.Fprintf(stdout, "  suites:   %s\n", strings.Join(suiteNames(caps.CipherSuites), "\n            "))
 	}
 	return 0

@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	register(command{Name: "certs", Summary: "make development certificates (certs dev|ca|server|client|crl)", Run: runCerts})
+	register(command{Name: "certs", Summary: "make development certificates and ECH keys (certs dev|ca|server|client|crl|ech)", Run: runCerts})
 }
 
 const certsAbout = `Makes a development CA and certificates signed by it, for demos and mTLS
@@ -27,7 +27,8 @@ const certsUsage = `gantry certs dev --out DIR [--names a,b] [--client-cn CN] [-
        gantry certs ca --out DIR [--cn NAME] [--force]
        gantry certs server --ca DIR --names a,b[,IP] --out DIR [--name server] [--force]
        gantry certs client --ca DIR --out DIR [--name client] [--cn CN] [--ou OU]... [--dns X]... [--uri U]... [--email E]... [--force]
-       gantry certs crl --ca DIR --out FILE [--revoke SERIAL[,SERIAL]] [--revoke-cert FILE]... [--next-update 168h] [--force]`
+       gantry certs crl --ca DIR --out FILE [--revoke SERIAL[,SERIAL]] [--revoke-cert FILE]... [--next-update 168h] [--force]
+       ` + certsECHUsage
 
 const certsAboutMore = `
 
@@ -37,6 +38,8 @@ issued can be revoked:
   server  a server certificate signed by the CA in --ca DIR
   client  a client certificate signed by it, with the identity to match on
   crl     a CRL signed by it revoking serial numbers (client_auth.crls)
+  ech     an Encrypted ClientHello key for tls.ech.keys, and the DNS record
+          that publishes it (for production too)
 Each prints the files written and the serial number to revoke. Run
 'gantry certs SUBCOMMAND --help' for its flags and an example.`
 
@@ -45,6 +48,7 @@ var certsSubcommands = map[string]func(args []string, stdout, stderr io.Writer) 
 	"server": runCertsServer,
 	"client": runCertsClient,
 	"crl":    runCertsCRL,
+	"ech":    runCertsECH,
 }
 
 func runCerts(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -57,9 +61,9 @@ func runCerts(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return code
 		}
 		if len(args) == 0 {
-			fmt.Fprint(stderr, "gantry certs: missing subcommand: dev, ca, server, client or crl\n\n")
+			fmt.Fprint(stderr, "gantry certs: missing subcommand: dev, ca, server, client, crl or ech\n\n")
 		} else {
-			fmt.Fprintf(stderr, "gantry certs: unknown subcommand %q (want dev, ca, server, client or crl)\n\n", args[0])
+			fmt.Fprintf(stderr, "gantry certs: unknown subcommand %q (want dev, ca, server, client, crl or ech)\n\n", args[0])
 		}
 		f.printHelp(stderr)
 		return 2

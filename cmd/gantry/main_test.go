@@ -51,6 +51,11 @@ func TestCommands(t *testing.T) {
 		{name: "certs without dev", args: []string{"certs"}, code: 2, stderr: []string{"missing subcommand: dev"}},
 		{name: "certs dev without out", args: []string{"certs", "dev"}, code: 2, stderr: []string{"--out DIR is required"}},
 		{name: "certs help", args: []string{"certs", "dev", "--help"}, code: 0, stdout: []string{"never for production", "0600"}},
+		{name: "certs ech without public name", args: []string{"certs", "ech"}, code: 2, stderr: []string{"--public-name is required"}},
+		{name: "certs ech help", args: []string{"certs", "ech", "--help"}, code: 0, stdout: []string{"ECHCONFIG", "HTTPS record", "--config-id"}},
+		{name: "certs ech bad name", args: []string{"certs", "ech", "--public-name", "localhost", "--out", "/nonexistent/x"}, code: 1, stderr: []string{"single label"}},
+		{name: "certs ech bad id", args: []string{"certs", "ech", "--public-name", "a.example", "--config-id", "256", "--out", "/nonexistent/x"}, code: 1, stderr: []string{"between 0 and 255"}},
+		{name: "backends ech", args: []string{"backends"}, code: 0, stdout: []string{"ech:      server (Encrypted ClientHello"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/gantry-proxy/gantry/internal/config"
@@ -37,6 +38,10 @@ func printStartup(w io.Writer, c *config.Config, addrs []net.Addr) {
 			orDefault(l.TLS.Config.Policy, gantrytls.PolicyIntermediate),
 			strings.Join(orDefaults(l.TLS.Config.ALPN, "h2", "http/1.1"), ","),
 			clientAuth(l.TLS))
+		if keys := l.TLS.Config.ECHKeys; len(keys) > 0 {
+			fmt.Fprintf(w, "  ECH: %d key(s), public name %s, retry configs: %s\n",
+				len(keys), echPublicNames(keys), l.TLS.Files.ECH.SendAsRetry)
+		}
 	}
 	for _, r := range c.Routes {
 		fmt.Fprintf(w, "  route %s %s -> upstream %q: %s\n", orDefault(r.Host, "*"), orDefault(r.PathPrefix, "/"), r.Upstream, upstreamTarget(c.Upstreams[r.Upstream]))
@@ -103,4 +108,15 @@ func orDefaults(s []string, def ...string) []string {
 		return def
 	}
 	return s
+}
+
+// echPublicNames lists the keys' public names once each, in key order.
+func echPublicNames(keys []gantrytls.ECHKey) string {
+	var names []string
+	for _, k := range keys {
+		if c, err := gantrytls.ParseECHConfig(k.Config); err == nil && !slices.Contains(names, c.PublicName) {
+			names = append(names, c.PublicName)
+		}
+	}
+	return strings.Join(names, ", ")
 }

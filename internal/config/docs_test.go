@@ -21,6 +21,7 @@ func TestDocumentedExampleIsValid(t *testing.T) {
 	assert.Len(t, c.Listeners, 1)
 	assert.Len(t, c.Routes, 2)
 	assert.Len(t, c.ServerTLS(0).SessionTicketKeys, 2)
+	assert.Len(t, c.ServerTLS(0).ECHKeys, 2)
 	assert.Equal(t, 0, c.Identity().UID)
 	assert.Equal(t, []string{"192.0.2.0/24"}, c.Server.Filter.Deny)
 }
@@ -58,6 +59,11 @@ func parseDocumentedExample(t *testing.T, serverExtra string) *Config {
 	write("internal-ca.pem", ca.CertPEM())
 	write("ticket-new.key", []byte(strings.Repeat("ab", 32)))
 	write("ticket-old.key", []byte(strings.Repeat("cd", 32)))
+	for i, name := range []string{"ech-new.pem", "ech-old.pem"} {
+		k, err := certs.NewECHKey(certs.ECHKeyOptions{PublicName: "example.com", ConfigID: uint8(i)})
+		require.NoError(t, err)
+		require.NoError(t, certs.WriteECHKeyFile(filepath.Join(dir, name), k))
+	}
 
 	example = strings.Replace(example, "server:\n", "server:\n"+serverExtra, 1)
 	example = strings.ReplaceAll(example, "/etc/gantry/", dir+"/")

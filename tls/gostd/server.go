@@ -70,6 +70,8 @@ func (backend) NewServer(cfg *tls.ServerConfig) (tls.Server, error) {
 		}
 	}
 
+	conf.EncryptedClientHelloKeys = echKeys(cfg.ECHKeys)
+
 	s := &server{
 		config:   conf,
 		verifier: tls.NewClientVerifier(cfg),
@@ -117,6 +119,25 @@ func (r *ticketRotation) rotate(conf *stdtls.Config, now time.Time) error {
 	r.next = now.Add(ticketKeyPeriod)
 	conf.SetSessionTicketKeys(r.keys)
 	return nil
+}
+
+// echKeys copies the keys into crypto/tls's type. crypto/tls tries each
+// one on a client's ECH offer (it does not go by config id) and builds the
+// retry configs from those with SendAsRetry. It returns nil for none,
+// which leaves ECH off.
+func echKeys(keys []tls.ECHKey) []stdtls.EncryptedClientHelloKey {
+	if len(keys) == 0 {
+		return nil
+	}
+	out := make([]stdtls.EncryptedClientHelloKey, len(keys))
+	for i, k := range keys {
+		out[i] = stdtls.EncryptedClientHelloKey{
+			Config:      slices.Clone(k.Config),
+			PrivateKey:  slices.Clone(k.PrivateKey),
+			SendAsRetry: k.SendAsRetry,
+		}
+	}
+	return out
 }
 
 // pickCertificate chooses the first certificate valid for the client's SNI,

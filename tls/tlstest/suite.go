@@ -43,6 +43,7 @@ func Run(t *testing.T, b tls.Backend) {
 		{"Abort", abortCases()},
 		{"Garbage", garbageCases()},
 		{"Config", configCases()},
+		{"ECH", echCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

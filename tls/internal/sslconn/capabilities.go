@@ -26,6 +26,10 @@ func Probe(lib Library) func() gtls.Capabilities {
 			// lets the policy refuse a narrowed list at its config key,
 			// before anything is compiled.
 			FixedTLS13Suites: lib.FixedTLS13Suites(),
+			// The shim drives no server-side ECH (Debian's OpenSSL 3.0 has
+			// none, and BoringSSL's is not wired in), so a config with ECH
+			// keys is refused at its key rather than served without ECH.
+			ServerECH: false,
 		}
 		for _, g := range []gtls.Group{gtls.X25519MLKEM768, gtls.X25519, gtls.P256, gtls.P384} {
 			if lib.HasGroup(groupNames[g]) {
@@ -44,6 +48,7 @@ func Probe(lib Library) func() gtls.Capabilities {
 			Groups:           append([]gtls.Group(nil), c.Groups...),
 			CipherSuites:     append([]uint16(nil), c.CipherSuites...),
 			FixedTLS13Suites: c.FixedTLS13Suites,
+			ServerECH:        c.ServerECH,
 		}
 	}
 }
