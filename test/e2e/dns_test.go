@@ -98,3 +98,61 @@ func sharedPort(t *testing.T, ips ...string) (string, []net.Listener) {
 	t.Fatal("no port free on " + strings.Join(ips, ", "))
 	return "", nil
 }
+
+// TestServeFollowsSRV: an upstream group made of an SRV record
+// (upstreams.NAME.srv) sends requests to the lowest-priority target and
+// follows the record when it changes, with every server.dns key set, so
+// each is read from the YAML and used.
+func TestServeFollowsSRV(t *testing.T) {
+	e := newOpsEnv(t)
+	var ports []string
+	for _, name := range []string{"A", "B"} {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, name)
+		}))
+		t.Cleanup(s.Close)
+		_, port, err := net.SplitHostPort(s.Listener.Addr().String())
+		require.NoError(t, err)
+		ports = append(ports, port)
+	}
+	portOf := func(i int) uint16 {
+		var p uint16
+		_, err := fmt.Sscan(ports[i], &p)
+		require.NoError(t, err)
+		return p
+	}
+	ns := dnstest.Start(t)
+	ns.SetIP("a.test", "127.0.0.1")
+	ns.SetIP("b.test", "127.0.0.1")
+	ns.SetSRV("_http._tcp.app.test",
+		dnstest.SRV{Target: "a.test", Port: portOf(0), Priority: 1, Weight: 1},
+		dnstest.SRV{Target: "b.test", Port: portOf(1), Priority: 2, Weight: 1}) // a backup
+	e.write(t, fmt.Sprintf(`server:
+  pid_file: gantry.pid
+  control_socket: ctl.sock
+  dns: {resolvers: [%q], timeout: 1s, min_ttl: 1s, max_ttl: 2s, interval: 1s}
+listeners:
+  - name: main
+    address: %s
+    tls:
+      certificates: [{cert: server.pem, key: server-key.pem}]
+routes: [{upstream: app}]
+upstreams:
+  app: {srv: _http._tcp.app.test}
+logging: {access_log: false, format: text}
+metrics: {address: %s}
+`, ns.Addr, e.addr, e.metrics))
+	p := e.serve(t)
+	for range 5 {
+		assert.Equal(t, "A", e.get(t), "the lowest priority value gets the requests")
+	}
+
+	// A leaves the record: the backup takes over without a reload.
+	ns.SetSRV("_http._tcp.app.test", dnstest.SRV{Target: "b.test", Port: portOf(1), Priority: 2, Weight: 1})
+	waitFor(t, "the group followed the SRV record", func() bool { return e.get(t) == "B" })
+	for range 5 {
+		assert.Equal(t, "B", e.get(t))
+	}
+	assert.Contains(t, p.out(), "upstream servers changed")
+	assert.GreaterOrEqual(t, ns.Queries(), int64(2), "the record was asked again")
+}
