@@ -454,6 +454,7 @@ func (ca *DevCA) WriteFiles(certFile, keyFile string) error {
 // identity rules match on. At least one field must be set.
 type ClientOptions struct {
 	CommonName          string
+	Organizations       []string
 	OrganizationalUnits []string
 	DNSNames            []string
 	URIs                []*url.URL // such as spiffe://example.org/billing
@@ -474,6 +475,7 @@ func (ca *DevCA) IssueClientWith(opts ClientOptions) (*Issued, error) {
 	return ca.issue(&x509.Certificate{
 		Subject: pkix.Name{
 			CommonName:         opts.CommonName,
+			Organization:       append([]string(nil), opts.Organizations...),
 			OrganizationalUnit: append([]string(nil), opts.OrganizationalUnits...),
 		},
 		DNSNames:       append([]string(nil), opts.DNSNames...),
