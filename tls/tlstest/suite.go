@@ -42,6 +42,7 @@ func Run(t *testing.T, b tls.Backend) {
 		{"Abort", abortCases()},
 		{"Garbage", garbageCases()},
 		{"Config", configCases()},
+		{"CT", ctCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
