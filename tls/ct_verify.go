@@ -4,7 +4,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/hex"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"sort"
@@ -55,8 +55,9 @@ func (e *CTError) Error() string {
 }
 
 // ChecksSCTs reports whether the verifier has a Certificate Transparency
-// policy, so that a backend asks for what VerifySCTs needs only then.
-func (v *PeerVerifier) ChecksSCTs() bool { return v.ct != nil || v.ctErr != nil }
+// policy, so that a backend looks for SCTs only then. A nil verifier has
+// none.
+func (v *PeerVerifier) ChecksSCTs() bool { return v != nil && (v.ct != nil || v.ctErr != nil) }
 
 // VerifySCTs applies the Certificate Transparency policy to a server
 // certificate that Verify accepted: certs and chains are what Verify
@@ -150,7 +151,7 @@ func (c *ctChecker) verifyOne(cand ctCandidate, leaf, issuer *x509.Certificate, 
 	}
 	log, ok := c.logs[sct.LogID.KeyID]
 	if !ok {
-		return "", fmt.Errorf("SCT from log %s, which is not configured", hex.EncodeToString(sct.LogID.KeyID[:8]))
+		return "", fmt.Errorf("SCT from log ID %s, which is not configured", base64.StdEncoding.EncodeToString(sct.LogID.KeyID[:]))
 	}
 	if sct.Timestamp > uint64(now.UnixMilli()) { // #nosec G115 -- a time after 1970
 		return "", fmt.Errorf("log %q: SCT timestamp %s is in the future", log.name, time.UnixMilli(int64(sct.Timestamp)).UTC().Format(time.RFC3339)) // #nosec G115 -- compared with now just above

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gantry-proxy/gantry/certs"
+	gantrytls "github.com/gantry-proxy/gantry/tls"
+	"github.com/gantry-proxy/gantry/tls/tlstest"
 )
 
 // TestDocumentedExampleIsValid keeps docs/CONFIG.md honest: its complete
@@ -23,6 +25,12 @@ func TestDocumentedExampleIsValid(t *testing.T) {
 	assert.Len(t, c.ServerTLS(0).SessionTicketKeys, 2)
 	assert.Equal(t, 0, c.Identity().UID)
 	assert.Equal(t, []string{"192.0.2.0/24"}, c.Server.Filter.Deny)
+	assert.Len(t, c.ServerTLS(0).Certificates[1].SCTs, 1, "the SCT file of the second certificate is loaded")
+	ct := c.Upstreams["api"].TLS.Config.CT
+	require.NotNil(t, ct)
+	assert.Equal(t, 2, ct.MinSCTs)
+	require.Len(t, ct.Logs, 2)
+	assert.Contains(t, ct.Logs[1].Key, "PUBLIC KEY", "key_file is read into key")
 }
 
 // parseDocumentedExample parses the complete example with its files made,
@@ -58,6 +66,18 @@ func parseDocumentedExample(t *testing.T, serverExtra string) *Config {
 	write("internal-ca.pem", ca.CertPEM())
 	write("ticket-new.key", []byte(strings.Repeat("ab", 32)))
 	write("ticket-old.key", []byte(strings.Repeat("cd", 32)))
+	for _, name := range []string{"ct-log-one", "ct-log-two"} {
+		log, err := tlstest.NewCTLog(name)
+		require.NoError(t, err)
+		write(name+".pem", log.PublicKeyPEM())
+		if name == "ct-log-one" {
+			sct, err := log.SCTForCert(s2.Cert.Raw)
+			require.NoError(t, err)
+			list, err := gantrytls.JoinSCTList([][]byte{sct})
+			require.NoError(t, err)
+			write("api.example.com.sct", list)
+		}
+	}
 
 	example = strings.Replace(example, "server:\n", "server:\n"+serverExtra, 1)
 	example = strings.ReplaceAll(example, "/etc/gantry/", dir+"/")
