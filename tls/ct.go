@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	ct "github.com/google/certificate-transparency-go"
 )
 
 // CTPolicy is a client's Certificate Transparency requirement (RFC 6962):
@@ -54,7 +56,7 @@ func (p *CTPolicy) minSCTs() int {
 type ctLog struct {
 	name string
 	id   [sha256.Size]byte // the log ID: SHA-256 of the DER key
-	key  crypto.PublicKey
+	sv   *ct.SignatureVerifier
 }
 
 // ctChecker is a compiled CTPolicy.
@@ -110,11 +112,15 @@ func compileCTPolicy(p *CTPolicy) (*ctChecker, error) {
 		if err := ctKeyAllowed(key); err != nil {
 			return nil, fieldErr(keyField, "log %q: %w", l.Name, err)
 		}
+		sv, err := ct.NewSignatureVerifier(key)
+		if err != nil {
+			return nil, fieldErr(keyField, "log %q: %w", l.Name, err)
+		}
 		id := sha256.Sum256(der)
 		if prev, ok := c.logs[id]; ok {
 			return nil, fieldErr(keyField, "log %q has the same key as log %q", l.Name, prev.name)
 		}
-		c.logs[id] = &ctLog{name: l.Name, id: id, key: key}
+		c.logs[id] = &ctLog{name: l.Name, id: id, sv: sv}
 	}
 	return c, nil
 }

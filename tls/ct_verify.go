@@ -171,11 +171,7 @@ func (c *ctChecker) verifyOne(cand ctCandidate, leaf, issuer *x509.Certificate, 
 	if err != nil {
 		return "", fmt.Errorf("log %q: %w", log.name, err)
 	}
-	sv, err := ct.NewSignatureVerifier(log.key)
-	if err != nil {
-		return "", fmt.Errorf("log %q: %w", log.name, err)
-	}
-	if err := sv.VerifySCTSignature(sct, ct.LogEntry{Leaf: *mtl}); err != nil {
+	if err := log.sv.VerifySCTSignature(sct, ct.LogEntry{Leaf: *mtl}); err != nil {
 		return "", fmt.Errorf("log %q: SCT signature does not verify", log.name)
 	}
 	return log.name, nil
