@@ -407,7 +407,10 @@ static int ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 
 #ifndef OPENSSL_IS_BORINGSSL
 #define SCT_EXT_TYPE 18 /* RFC 6962, 3.3.1 */
-#define SCT_EXT_CONTEXT (SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO | SSL_EXT_TLS1_3_CERTIFICATE)
+/* Not on resumption, as BoringSSL and crypto/tls servers: the session
+ * carries what the full handshake had. */
+#define SCT_EXT_CONTEXT (SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO | \
+                         SSL_EXT_TLS1_3_CERTIFICATE | SSL_EXT_IGNORE_ON_RESUMPTION)
 
 /* Client: an empty extension asks for SCTs. Server: the list of the leaf
  * being sent, if it has one; returning 0 sends nothing. */

@@ -143,6 +143,15 @@ func ctCases() []testCase {
 				e := requireCTRefusal(t, cliErr)
 				assert.Equal(t, []string{"log-a"}, e.ValidLogs)
 			}},
+			testCase{vn + "/Resumed", func(t *testing.T, b tls.Backend) {
+				// A resumed session carries no certificate to check again: it
+				// was made by a handshake that passed.
+				p, ls := NewPKI(t), newCTLogs(t)
+				scts := sctsFor(t, p.ServerECDSA.Chain[0], ls.a, ls.b)
+				first, second := connectTwice(t, newServer(t, b, ctServer(p, scts)), newClient(t, b, ctClient(p, ls.policy(2), v)))
+				assert.False(t, first.Client.DidResume)
+				assert.True(t, second.Client.DidResume, "client resumed")
+			}},
 		)
 	}
 	cases = append(cases,
@@ -209,15 +218,6 @@ func ctCases() []testCase {
 			r := pair(t, b, baseServer(p), ctClient(p, ls.policy(1), 0), NameECDSA)
 			assert.Contains(t, requireCTRefusal(t, r.ClientErr).Error(), "the server gave no SCT")
 		}},
-		testCase{"Resumed", func(t *testing.T, b tls.Backend) {
-			// A resumed session carries no certificate to check again: it
-			// was made by a handshake that passed.
-			p, ls := NewPKI(t), newCTLogs(t)
-			scts := sctsFor(t, p.ServerECDSA.Chain[0], ls.a, ls.b)
-			first, second := connectTwice(t, newServer(t, b, ctServer(p, scts)), newClient(t, b, ctClient(p, ls.policy(2), 0)))
-			assert.False(t, first.Client.DidResume)
-			assert.True(t, second.Client.DidResume, "client resumed")
-		}},
 	)
 	return cases
 }
@@ -229,4 +229,23 @@ func rootPool(p *PKI) *x509.CertPool {
 		pool.AddCert(c)
 	}
 	return pool
+}
+
+// ctInterop: SCTs served by a server of srv (one embedded, one in the
+// extension) pass the policy of a client of cli, and a resumed session
+// needs none.
+func ctInterop(v uint16) func(t *testing.T, srv, cli tls.Backend, _ *verifyTexts) {
+	return func(t *testing.T, srv, cli tls.Backend, _ *verifyTexts) {
+		p, ls := NewPKI(t), newCTLogs(t)
+		cert, err := p.LeafWithEmbeddedSCTs([]string{NameECDSA}, ls.a)
+		require.NoError(t, err)
+		cert.SCTs = sctsFor(t, cert.Chain[0], ls.b)
+		s := newServer(t, srv, &tls.ServerConfig{Certificates: []tls.Certificate{cert}})
+		c := newClient(t, cli, ctClient(p, ls.policy(2), v))
+		first, second := connectTwice(t, s, c)
+		assert.Equal(t, cert.SCTs, first.Client.SignedCertificateTimestamps)
+		assert.True(t, second.Client.DidResume)
+		tooFew := newClient(t, cli, ctClient(p, &tls.CTPolicy{MinSCTs: 2, Logs: []tls.CTLog{ls.a.Config(), ls.c.Config()}}, v))
+		requireCTRefusal(t, Exchange(t, s, tooFew, NameECDSA).ClientErr)
+	}
 }
