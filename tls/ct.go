@@ -25,7 +25,7 @@ import (
 // established by a full handshake that passed it.
 type CTPolicy struct {
 	// MinSCTs is how many distinct logs must have a valid SCT for the
-	// certificate; zero means 1 for each configured log, capped at 2.
+	// certificate; zero means the number of Logs, at most 2.
 	MinSCTs int `yaml:"min_scts"`
 	// Logs are the logs whose SCTs count. At least one is required.
 	Logs []CTLog `yaml:"logs"`

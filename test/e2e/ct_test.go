@@ -50,9 +50,10 @@ func listenerPort(t *testing.T, file, name string) (*process, string) {
 }
 
 // TestCTUpstreamPolicy: an origin (crypto/tls) serves SCTs of logs a and b
-// in the TLS extension. Through the binary, on every upstream backend, an
-// upstream whose policy names a and b gets the response; one that needs
-// two of a and c gets a 502, and the log says why.
+// in the TLS extension, another has them embedded in its certificate.
+// Through the binary, on every upstream backend, upstreams whose policy
+// names a and b get the responses; one that needs two of a and c gets a
+// 502, and the log says why.
 func TestCTUpstreamPolicy(t *testing.T) {
 	dir := t.TempDir()
 	files, err := certs.WriteDevFiles(dir, nil, "", false)
@@ -77,6 +78,18 @@ func TestCTUpstreamPolicy(t *testing.T) {
 	}}}
 	origin.StartTLS()
 	t.Cleanup(origin.Close)
+	// A second origin's certificate carries the SCTs of logs a and b
+	// embedded, issued by the tlstest root.
+	pki := tlstest.NewPKI(t)
+	embedded, err := pki.LeafWithEmbeddedSCTs([]string{"localhost"}, logs["log-a"], logs["log-b"])
+	require.NoError(t, err)
+	require.NoError(t, writeFile(filepath.Join(dir, "embedded-ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.ECDSACA.Raw})))
+	embeddedOrigin := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "embedded origin %s", r.URL.Path)
+	}))
+	embeddedOrigin.TLS = &stdtls.Config{Certificates: []stdtls.Certificate{{Certificate: embedded.Chain, PrivateKey: embedded.Key}}}
+	embeddedOrigin.StartTLS()
+	t.Cleanup(embeddedOrigin.Close)
 	// Log b's key as a PEM file, the others inline.
 	require.NoError(t, writeFile(filepath.Join(dir, "log-b.pem"), logs["log-b"].PublicKeyPEM()))
 
@@ -90,6 +103,7 @@ listeners:
     tls: {certificates: [{cert: server.pem, key: server-key.pem}]}
 routes:
   - {path_prefix: /strict/, upstream: strict}
+  - {path_prefix: /embedded/, upstream: embedded}
   - {upstream: ok}
 upstreams:
   ok:
@@ -116,11 +130,24 @@ upstreams:
         logs:
           - {name: log-a, key: %[3]s}
           - {name: log-c, key: %[4]s}
+  embedded:
+    addresses: [%[5]q]
+    health: {max_fails: -1}
+    tls:
+      backend: %[2]s
+      ca: embedded-ca.pem
+      server_name: localhost
+      ct:
+        logs:
+          - {name: log-a, key: %[3]s}
+          - {name: log-b, key_file: log-b.pem}
 logging: {access_log: false}
-`, origin.Listener.Addr().String(), backend, logs["log-a"].PublicKeyBase64(), logs["log-c"].PublicKeyBase64())))
+`, origin.Listener.Addr().String(), backend, logs["log-a"].PublicKeyBase64(), logs["log-c"].PublicKeyBase64(),
+				embeddedOrigin.Listener.Addr().String())))
 			p, port := listenerPort(t, file, "ct")
 			base := "https://localhost:" + port
 			assert.Equal(t, "origin /ok\n200", curl(t, "--cacert", files.CA, "-w", "\n%{http_code}", base+"/ok"))
+			assert.Equal(t, "embedded origin /embedded/x\n200", curl(t, "--cacert", files.CA, "-w", "\n%{http_code}", base+"/embedded/x"))
 			assert.Equal(t, "502", curl(t, "--cacert", files.CA, "-o", "/dev/null", "-w", "%{http_code}", base+"/strict/x"))
 			waitFor(t, "the CT refusal in the log", func() bool {
 				return strings.Contains(p.out(), "certificate transparency: 1 valid SCTs from distinct configured logs, 2 required")
