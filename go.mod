@@ -6,6 +6,7 @@ go 1.26.0
 toolchain go1.27.3
 
 require (
+	github.com/google/certificate-transparency-go v1.4.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/crypto v0.59.0

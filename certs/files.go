@@ -17,6 +17,12 @@ type KeyPair struct {
 	// readable by Gantry alone (mode 0600): Load refuses it otherwise (see
 	// KeyGuard).
 	Key string `yaml:"key"`
+	// SCTs is a file holding signed certificate timestamps (RFC 6962) for
+	// the certificate of Cert, served in the TLS extension
+	// signed_certificate_timestamp to clients that ask for them: one
+	// SignedCertificateTimestampList, in its TLS encoding (as the
+	// extension carries it), raw or in base64. Optional.
+	SCTs string `yaml:"scts"`
 }
 
 // ServerFiles are the files a TLS server reads: what it serves, whom it
@@ -122,6 +128,7 @@ func (f ServerFiles) Resolve(dir string) ServerFiles {
 		out.Certificates = make([]KeyPair, len(f.Certificates))
 		for i, kp := range f.Certificates {
 			out.Certificates[i] = KeyPair{Cert: resolve(dir, kp.Cert), Key: resolve(dir, kp.Key)}
+			out.Certificates[i].SCTs = resolve(dir, kp.SCTs)
 		}
 	}
 	out.ClientAuth.CA = resolve(dir, f.ClientAuth.CA)

@@ -192,7 +192,9 @@ func (f ServerFiles) Load() (ServerSet, error) {
 	for i, kp := range f.Certificates {
 		field := fmt.Sprintf("certificates[%d]", i)
 		if c, ok := kp.load(f.KeyGuard, &errs, &warns, field, field+".cert", field+".key"); ok {
-			set.Certificates = append(set.Certificates, c)
+			if c.SCTs, ok = loadSCTs(&errs, field+".scts", kp.SCTs); ok {
+				set.Certificates = append(set.Certificates, c)
+			}
 		}
 	}
 

@@ -96,6 +96,10 @@ type Certificate struct {
 	Key crypto.Signer
 	// Leaf is Chain[0] parsed; NewCertificate fills it.
 	Leaf *x509.Certificate
+	// SCTs are signed certificate timestamps (RFC 6962) for the leaf, each
+	// one serialized SCT, served in the TLS extension
+	// signed_certificate_timestamp to clients that ask for them.
+	SCTs [][]byte
 }
 
 // NewCertificate checks that key matches the leaf of chain and returns the
@@ -348,6 +352,11 @@ func (c *ServerConfig) Validate() error {
 		if err != nil {
 			return fieldErr(field, "certificate %d: %w", i, err)
 		}
+		if len(cert.SCTs) > 0 {
+			if err := CheckSCTs(cert.SCTs); err != nil {
+				return fieldErr(field+".scts", "certificate %d: %w", i, err)
+			}
+		}
 	}
 	if err := validateNames(c.Policy, c.CipherSuites, c.Groups, c.ALPN); err != nil {
 		return err
@@ -426,6 +435,10 @@ type ClientConfig struct {
 	// means 256.
 	SessionCacheSize int `yaml:"session_cache_size"`
 
+	// CT, when set, requires valid signed certificate timestamps from
+	// distinct configured Certificate Transparency logs (see CTPolicy).
+	CT *CTPolicy `yaml:"ct"`
+
 	// HandshakeTimeout bounds the handshake; zero means
 	// DefaultHandshakeTimeout. It has no key of its own: the proxy sets it
 	// from its upstream TLS handshake timeout.
@@ -463,6 +476,9 @@ func (c *ClientConfig) Validate() error {
 	}
 	if c.SessionCacheSize < 0 {
 		return fieldErr("session_cache_size", "negative session cache size")
+	}
+	if _, err := compileCTPolicy(c.CT); err != nil {
+		return err
 	}
 	if c.HandshakeTimeout < 0 {
 		return fieldErr("handshake_timeout", "negative handshake timeout")

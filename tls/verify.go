@@ -49,6 +49,12 @@ type PeerVerifier struct {
 	verifyHost bool    // check the name (servers only)
 	crls       *crlSet // nil: no revocation check
 	authorize  func([][]*x509.Certificate) error
+
+	// ct is the Certificate Transparency policy, nil when there is none;
+	// ctErr is set instead when it did not compile: every server is then
+	// refused rather than the policy ignored.
+	ct    *ctChecker
+	ctErr error
 }
 
 // NewServerVerifier returns the verifier a client uses on servers.
@@ -65,6 +71,7 @@ func NewServerVerifier(c *ClientConfig) *PeerVerifier {
 			v.roots.AddCert(ca)
 		}
 	}
+	v.ct, v.ctErr = compileCTPolicy(c.CT)
 	return v
 }
 

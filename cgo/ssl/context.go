@@ -112,6 +112,9 @@ func build(ctx *C.SSL_CTX, cfg *ContextConfig) error {
 			}
 			return fmt.Errorf("certificate %d: %w", i, err)
 		}
+		if err := setCertSCTs(ctx, cfg.Server, i, ck.SCTList); err != nil {
+			return err
+		}
 	}
 	if len(cfg.ALPN) > 0 {
 		wp, wn := cbytes(cfg.ALPN)
@@ -147,6 +150,17 @@ func build(ctx *C.SSL_CTX, cfg *ContextConfig) error {
 		return fmt.Errorf("%s: install session ticket keys", Flavor)
 	}
 	return nil
+}
+
+// setCertSCTs gives certificate i the SCT list it is served with.
+func setCertSCTs(ctx *C.SSL_CTX, server bool, i int, list []byte) error {
+	if !server || len(list) == 0 {
+		return nil
+	}
+	lp, ln := cbytes(list)
+	return libCall(fmt.Sprintf("set the SCTs of certificate %d", i), func() C.int {
+		return C.gantry_ctx_set_cert_scts(ctx, C.int(i), lp, ln)
+	})
 }
 
 // Close drops the Context's reference; Conns already made keep theirs.

@@ -45,4 +45,7 @@ type ContextConfig struct {
 type CertKey struct {
 	Chain [][]byte
 	Key   []byte
+	// SCTList is a SignedCertificateTimestampList served with the chain
+	// to clients that ask for SCTs (server only); nil serves none.
+	SCTList []byte
 }

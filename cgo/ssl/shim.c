@@ -41,6 +41,11 @@ typedef struct ctx_data {
 	size_t alpn_len;
 	int nkeys;
 	ticket_key *keys;
+	/* SignedCertificateTimestampList per certificate, NULL for none;
+	 * nscts entries (at most ncerts). */
+	int nscts;
+	unsigned char **sct;
+	size_t *sct_len;
 } ctx_data;
 
 static int ctx_idx = -1;
@@ -65,6 +70,10 @@ static void ctx_data_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
 	if (d->keys != NULL)
 		OPENSSL_cleanse(d->keys, sizeof(ticket_key) * (size_t)d->nkeys);
 	free(d->keys);
+	for (int i = 0; i < d->nscts; i++)
+		free(d->sct[i]);
+	free(d->sct);
+	free(d->sct_len);
 	free(d);
 }
 
@@ -275,6 +284,20 @@ static int use_cert(SSL *ssl, ctx_data *d, int i)
 	return SSL_set1_chain(ssl, d->chain[i]) == 1;
 }
 
+/* The SCTs served with certificate i. BoringSSL takes them per connection,
+ * so they follow the certificate chosen; OpenSSL's custom extension (see
+ * sct_ext_add) finds them from the certificate it sends. */
+static int use_scts(SSL *ssl, ctx_data *d, int i)
+{
+#ifdef OPENSSL_IS_BORINGSSL
+	if (i < d->nscts && d->sct[i] != NULL)
+		return SSL_set_signed_cert_timestamp_list(ssl, d->sct[i], d->sct_len[i]) == 1;
+#else
+	(void)ssl; (void)d; (void)i;
+#endif
+	return 1;
+}
+
 /* Picks the certificate by SNI; Go decides which leaf matches the name. */
 static int cert_cb(SSL *ssl, void *arg)
 {
@@ -286,11 +309,11 @@ static int cert_cb(SSL *ssl, void *arg)
 		return 0;
 	/* The context already carries the first certificate. */
 	if (d->ncerts == 1 || name == NULL || d->handle == 0)
-		return 1;
+		return use_scts(ssl, d, 0);
 	i = gantrySelectCert(d->handle, (char *)name);
 	if (i < 0 || i >= d->ncerts)
 		i = 0;
-	return use_cert(ssl, d, i);
+	return use_cert(ssl, d, i) && use_scts(ssl, d, i);
 }
 
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
@@ -380,6 +403,127 @@ static int ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 	return 1;
 }
 
+/* ---- signed_certificate_timestamp (OpenSSL) ---- */
+
+#ifndef OPENSSL_IS_BORINGSSL
+#define SCT_EXT_TYPE 18 /* RFC 6962, 3.3.1 */
+/* Not on resumption, as BoringSSL and crypto/tls servers: the session
+ * carries what the full handshake had. */
+#define SCT_EXT_CONTEXT (SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_2_SERVER_HELLO | \
+                         SSL_EXT_TLS1_3_CERTIFICATE | SSL_EXT_IGNORE_ON_RESUMPTION)
+
+/* Client: an empty extension asks for SCTs. Server: the list of the leaf
+ * being sent, if it has one; returning 0 sends nothing. */
+static int sct_ext_add(SSL *ssl, unsigned int type, unsigned int context,
+                       const unsigned char **out, size_t *outlen, X509 *x,
+                       size_t chainidx, int *al, void *arg)
+{
+	ctx_data *d;
+	X509 *leaf = x;
+	(void)type; (void)al; (void)arg;
+	*out = NULL;
+	*outlen = 0;
+	if (!SSL_is_server(ssl))
+		return context == SSL_EXT_CLIENT_HELLO;
+	if ((context & SSL_EXT_TLS1_3_CERTIFICATE) && chainidx != 0)
+		return 0;
+	if (leaf == NULL)
+		leaf = SSL_get_certificate(ssl);
+	d = get_ctx_data(SSL_get_SSL_CTX(ssl));
+	if (d == NULL || leaf == NULL)
+		return 0;
+	for (int i = 0; i < d->nscts && i < d->ncerts; i++) {
+		if (d->sct[i] != NULL && X509_cmp(d->leaf[i], leaf) == 0) {
+			*out = d->sct[i];
+			*outlen = d->sct_len[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Server: a client's request must be empty. Client: the server's list for
+ * its leaf is kept for gantry_state_get; Go checks what it holds. */
+static int sct_ext_parse(SSL *ssl, unsigned int type, unsigned int context,
+                         const unsigned char *in, size_t inlen, X509 *x,
+                         size_t chainidx, int *al, void *arg)
+{
+	gantry_conn *c;
+	(void)type; (void)x; (void)arg;
+	if (SSL_is_server(ssl)) {
+		if (inlen != 0) {
+			*al = SSL_AD_DECODE_ERROR;
+			return 0;
+		}
+		return 1;
+	}
+	if ((context & SSL_EXT_TLS1_3_CERTIFICATE) && chainidx != 0)
+		return 1;
+	c = SSL_get_ex_data(ssl, conn_idx);
+	if (c == NULL || inlen == 0)
+		return 1;
+	free(c->sct_ext);
+	c->sct_ext_len = 0;
+	c->sct_ext = malloc(inlen);
+	if (c->sct_ext == NULL) {
+		*al = SSL_AD_INTERNAL_ERROR;
+		return 0;
+	}
+	memcpy(c->sct_ext, in, inlen);
+	c->sct_ext_len = inlen;
+	return 1;
+}
+
+static int add_sct_ext(SSL_CTX *ctx)
+{
+	return SSL_CTX_add_custom_ext(ctx, SCT_EXT_TYPE, SCT_EXT_CONTEXT, sct_ext_add, NULL,
+	                              NULL, sct_ext_parse, NULL) == 1;
+}
+#endif
+
+/* Sets the SignedCertificateTimestampList served with certificate i (as
+ * added by gantry_ctx_add_cert), for clients that ask for SCTs. */
+int gantry_ctx_set_cert_scts(SSL_CTX *ctx, int i, const uint8_t *list, size_t len)
+{
+	ctx_data *d = get_ctx_data(ctx);
+	unsigned char *copy;
+	if (d == NULL || i < 0 || i >= d->ncerts || len == 0)
+		return 0;
+	if (i >= d->nscts) {
+		unsigned char **ns = realloc(d->sct, sizeof(unsigned char *) * (size_t)(i + 1));
+		if (ns == NULL)
+			return 0;
+		d->sct = ns;
+		size_t *nl = realloc(d->sct_len, sizeof(size_t) * (size_t)(i + 1));
+		if (nl == NULL)
+			return 0;
+		d->sct_len = nl;
+		for (int j = d->nscts; j <= i; j++) {
+			d->sct[j] = NULL;
+			d->sct_len[j] = 0;
+		}
+		d->nscts = i + 1;
+	}
+#ifndef OPENSSL_IS_BORINGSSL
+	/* The extension is registered once, with the first list. */
+	{
+		int any = 0;
+		for (int j = 0; j < d->nscts; j++)
+			any |= d->sct[j] != NULL;
+		if (!any && !add_sct_ext(ctx))
+			return 0;
+	}
+#endif
+	copy = malloc(len);
+	if (copy == NULL)
+		return 0;
+	memcpy(copy, list, len);
+	free(d->sct[i]);
+	d->sct[i] = copy;
+	d->sct_len[i] = len;
+	return 1;
+}
+
 /* ---- SSL_CTX ---- */
 
 SSL_CTX *gantry_ctx_new(int server, uintptr_t handle, char *err, size_t errlen)
@@ -424,6 +568,14 @@ SSL_CTX *gantry_ctx_new(int server, uintptr_t handle, char *err, size_t errlen)
 		SSL_CTX_enable_signed_cert_timestamps(ctx);
 #else
 		SSL_CTX_set_tlsext_status_type(ctx, TLSEXT_STATUSTYPE_ocsp);
+		/* OpenSSL has no client call that hands over the SCT extension
+		 * short of its own CT validation; a custom extension asks for it
+		 * and keeps it, as crypto/tls and BoringSSL clients do. */
+		if (!add_sct_ext(ctx)) {
+			gantry_errors(err, errlen, NULL);
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
 #endif
 	}
 #ifndef OPENSSL_IS_BORINGSSL
@@ -676,6 +828,7 @@ void gantry_conn_free(gantry_conn *c)
 	}
 	if (c->new_session != NULL)
 		SSL_SESSION_free(c->new_session);
+	free(c->sct_ext);
 	free(c);
 }
 
@@ -877,6 +1030,8 @@ void gantry_state_get(gantry_conn *c, gantry_state *st)
 			st->ocsp_len = (size_t)n;
 		}
 	}
+	st->scts = c->sct_ext;
+	st->scts_len = c->sct_ext_len;
 #endif
 }
 

@@ -48,6 +48,11 @@ typedef struct gantry_conn {
 	int starved; /* gantry_read: the library consumed all input and wants more */
 	int err_reason; /* reason code of the first library error */
 	char err[GANTRY_ERR_LEN];
+	/* OpenSSL client: the server's signed_certificate_timestamp extension
+	 * (a SignedCertificateTimestampList), copied by the custom extension's
+	 * parse callback; BoringSSL keeps its own. */
+	unsigned char *sct_ext;
+	size_t sct_ext_len;
 } gantry_conn;
 
 typedef struct gantry_state {
@@ -86,6 +91,7 @@ int gantry_ctx_set_sid_ctx(SSL_CTX *ctx, const uint8_t *id, size_t len);
 int gantry_ctx_add_client_ca(SSL_CTX *ctx, const uint8_t *der, size_t len);
 int gantry_ctx_set_tickets(SSL_CTX *ctx, const uint8_t *keys, int n);
 void gantry_ctx_set_client_cache(SSL_CTX *ctx, int enabled);
+int gantry_ctx_set_cert_scts(SSL_CTX *ctx, int i, const uint8_t *list, size_t len);
 
 gantry_conn *gantry_conn_new(SSL_CTX *ctx, int server, const char *sni,
                              SSL_SESSION *session, uintptr_t handle);

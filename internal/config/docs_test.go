@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gantry-proxy/gantry/certs"
+	gantrytls "github.com/gantry-proxy/gantry/tls"
+	"github.com/gantry-proxy/gantry/tls/tlstest"
 )
 
 // TestDocumentedExampleIsValid keeps docs/CONFIG.md honest: its complete
@@ -24,6 +26,12 @@ func TestDocumentedExampleIsValid(t *testing.T) {
 	assert.Len(t, c.ServerTLS(0).ECHKeys, 2)
 	assert.Equal(t, 0, c.Identity().UID)
 	assert.Equal(t, []string{"192.0.2.0/24"}, c.Server.Filter.Deny)
+	assert.Len(t, c.ServerTLS(0).Certificates[1].SCTs, 1, "the SCT file of the second certificate is loaded")
+	ct := c.Upstreams["api"].TLS.Config.CT
+	require.NotNil(t, ct)
+	assert.Equal(t, 2, ct.MinSCTs)
+	require.Len(t, ct.Logs, 2)
+	assert.Contains(t, ct.Logs[1].Key, "PUBLIC KEY", "key_file is read into key")
 }
 
 // parseDocumentedExample parses the complete example with its files made,
@@ -63,6 +71,18 @@ func parseDocumentedExample(t *testing.T, serverExtra string) *Config {
 		k, err := certs.NewECHKey(certs.ECHKeyOptions{PublicName: "example.com", ConfigID: uint8(i)})
 		require.NoError(t, err)
 		require.NoError(t, certs.WriteECHKeyFile(filepath.Join(dir, name), k))
+	}
+	for _, name := range []string{"ct-log-one", "ct-log-two"} {
+		log, err := tlstest.NewCTLog(name)
+		require.NoError(t, err)
+		write(name+".pem", log.PublicKeyPEM())
+		if name == "ct-log-one" {
+			sct, err := log.SCTForCert(s2.Cert.Raw)
+			require.NoError(t, err)
+			list, err := gantrytls.JoinSCTList([][]byte{sct})
+			require.NoError(t, err)
+			write("api.example.com.sct", list)
+		}
 	}
 
 	example = strings.Replace(example, "server:\n", "server:\n"+serverExtra, 1)

@@ -110,6 +110,7 @@ func (c *Config) upstreamTLS(errs *errorList, key string, t *proxy.UpstreamTLS) 
 	placeAt(errs, key, err)
 	c.warn(errs, key, set.Warnings)
 	t.Config = set.Apply(t.Config)
+	c.upstreamCT(errs, key+".ct", t.Config.CT)
 
 	if len(errs.errs) == before {
 		checkAgainst(errs, key, &t.Config, backend)

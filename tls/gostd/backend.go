@@ -66,5 +66,7 @@ func stdCertificate(c tls.Certificate) (stdtls.Certificate, error) {
 	if err != nil {
 		return stdtls.Certificate{}, err
 	}
-	return stdtls.Certificate{Certificate: c.Chain, PrivateKey: c.Key, Leaf: leaf}, nil
+	sc := stdtls.Certificate{Certificate: c.Chain, PrivateKey: c.Key, Leaf: leaf}
+	sc.SignedCertificateTimestamps = c.SCTs
+	return sc, nil
 }

@@ -38,9 +38,15 @@ func (c *conn) verifyConnection(cs stdtls.ConnectionState) error {
 	for i, cert := range cs.PeerCertificates {
 		raw[i] = cert.Raw
 	}
-	_, chains, err := c.verifier.Verify(raw, c.serverName)
+	certs, chains, err := c.verifier.Verify(raw, c.serverName)
 	if err != nil {
 		return err
+	}
+	// A resumed session was made by a full handshake that passed.
+	if !c.isServer && !cs.DidResume {
+		if err := c.verifier.VerifySCTs(certs, chains, cs.SignedCertificateTimestamps, cs.OCSPResponse); err != nil {
+			return err
+		}
 	}
 	c.mu.Lock()
 	c.chains = chains

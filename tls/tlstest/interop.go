@@ -193,5 +193,7 @@ func interopCases() []interopCase {
 			require.NoError(t, <-recvErr, "client receive")
 			assert.Equal(t, sent, <-recvSum, "echoed bytes match")
 		}},
+		{"CT/TLS13", ctInterop(tls.VersionTLS13)},
+		{"CT/TLS12", ctInterop(tls.VersionTLS12)},
 	}
 }

@@ -48,7 +48,13 @@ type PKI struct {
 	ClientECDSA     tls.Certificate // P-256, by ECDSACA
 	ClientRSA       tls.Certificate // RSA-2048, by RSACA
 	ClientUntrusted tls.Certificate // P-256, by UntrustedCA
+
+	ecdsaCAKey crypto.Signer // ECDSACA's key, for certificates minted by cases
 }
+
+// issuerOfECDSACA signs certificates by ECDSACA for cases minted later
+// (see LeafWithEmbeddedSCTs).
+func (p *PKI) issuerOfECDSACA() *issuer { return &issuer{cert: p.ECDSACA, key: p.ecdsaCAKey} }
 
 // Roots are the CAs a client or server of the suite trusts.
 func (p *PKI) Roots() []*x509.Certificate { return []*x509.Certificate{p.ECDSACA, p.RSACA} }
@@ -183,6 +189,7 @@ func mintPKI() (*PKI, error) {
 	}
 
 	p := &PKI{ECDSACA: ecdsaCA.cert, RSACA: rsaCA.cert, UntrustedCA: untrustedCA.cert, Intermediate: inter.cert}
+	p.ecdsaCAKey = ecdsaCA.key
 	loopback := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
 	specs := []struct {
 		dst  *tls.Certificate

@@ -44,6 +44,7 @@ func Run(t *testing.T, b tls.Backend) {
 		{"Garbage", garbageCases()},
 		{"Config", configCases()},
 		{"ECH", echCases()},
+		{"CT", ctCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

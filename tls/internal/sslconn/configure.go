@@ -63,7 +63,13 @@ func certKey(lib Library, cert gtls.Certificate) (CertKey, error) {
 	if err != nil {
 		return CertKey{}, fmt.Errorf("%s: encode private key: %w", lib.Flavor(), err)
 	}
-	return CertKey{Chain: cert.Chain, Key: key}, nil
+	ck := CertKey{Chain: cert.Chain, Key: key}
+	if len(cert.SCTs) > 0 {
+		if ck.SCTList, err = gtls.JoinSCTList(cert.SCTs); err != nil {
+			return CertKey{}, fmt.Errorf("%s: %w", lib.Flavor(), err)
+		}
+	}
+	return ck, nil
 }
 
 // wipe clears the secrets of a context configuration: the library has its

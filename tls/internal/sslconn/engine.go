@@ -42,6 +42,9 @@ type ContextConfig struct {
 type CertKey struct {
 	Chain [][]byte
 	Key   []byte
+	// SCTList is the SignedCertificateTimestampList served with the
+	// chain, nil for none.
+	SCTList []byte
 }
 
 // VerifyMode is whether a context asks for the peer's certificate.

@@ -83,7 +83,17 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 	rbuf, obuf := *rbp, *obp
 	var in []byte
 	for {
-		st := c.keep(c.eng.Handshake(in, obuf))
+		st := c.eng.Handshake(in, obuf)
+		if st.Status == Done && c.isClient {
+			// Before the session is cached or anything more is sent.
+			if err := c.verifySCTs(); err != nil {
+				if st.Session != nil {
+					st.Session.Close()
+				}
+				return err
+			}
+		}
+		st = c.keep(st)
 		if st.Status == Closed {
 			return fmt.Errorf("%s: handshake: %w", c.flavor, net.ErrClosed)
 		}
@@ -194,6 +204,27 @@ func (c *Conn) verifyResumed() error {
 		return err
 	}
 	c.peer.certs, c.peer.chains = certs, chains
+	return nil
+}
+
+// verifySCTs applies the client's Certificate Transparency policy once the
+// handshake has delivered all it will: SCTs of the TLS extension and the
+// stapled OCSP response arrive after the certificate, and OpenSSL's verify
+// callback runs before a TLS 1.2 CertificateStatus. A resumed session was
+// made by a full handshake that passed it. A refusal ends the handshake
+// with the verifier's *tls.VerifyError, with nothing more sent.
+func (c *Conn) verifySCTs() error {
+	if !c.peer.verifier.ChecksSCTs() {
+		return nil
+	}
+	st := c.eng.State()
+	if st.Resumed {
+		return nil
+	}
+	if err := c.peer.verifier.VerifySCTs(c.peer.certs, c.peer.chains, splitSCTList(st.SCTs), st.OCSP); err != nil {
+		c.peer.err = err
+		return err
+	}
 	return nil
 }
 
