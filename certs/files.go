@@ -17,6 +17,9 @@ type KeyPair struct {
 	// readable by Gantry alone (mode 0600): Load refuses it otherwise (see
 	// KeyGuard).
 	Key string `yaml:"key"`
+	// OCSP says where the OCSP response stapled with this certificate
+	// comes from; empty staples none.
+	OCSP OCSPSource `yaml:"ocsp"`
 }
 
 // ServerFiles are the files a TLS server reads: what it serves, whom it
@@ -34,6 +37,8 @@ type ServerFiles struct {
 	// KeyGuard checks every key file (certificates' keys, ticket key
 	// files) before it is read.
 	KeyGuard KeyGuard `yaml:"-"`
+	// OCSP holds the settings of OCSP stapling shared by the certificates.
+	OCSP OCSPOptions `yaml:"ocsp"`
 }
 
 // ClientAuthFiles say whether a server asks clients for certificates and
@@ -114,6 +119,12 @@ func (f ServerFiles) Resolve(dir string) ServerFiles {
 		out.SessionTickets.Enabled = &enabled
 	}
 	out.SessionTickets.KeyFiles = resolveAll(dir, f.SessionTickets.KeyFiles)
+	for i := range out.Certificates {
+		src := f.Certificates[i].OCSP
+		src.File, src.Issuer = resolve(dir, src.File), resolve(dir, src.Issuer)
+		out.Certificates[i].OCSP = src
+	}
+	out.OCSP.CacheDir = resolve(dir, f.OCSP.CacheDir)
 	return out
 }
 

@@ -134,6 +134,8 @@ type ServerSet struct {
 	// Warnings are the key files KeyGuard accepted in warn mode, one
 	// *gantrytls.FieldError each, placed as Load's errors are.
 	Warnings []error
+	// staples are the certificates with an OCSP source, in order.
+	staples []stapleSlot
 }
 
 // Apply returns c with the fields that come from files set from s.
@@ -223,6 +225,7 @@ func (f ServerFiles) Load() (ServerSet, error) {
 		}
 		set.SessionTicketKeys = append(set.SessionTicketKeys, k)
 	}
+	f.loadOCSP(&errs, &warns, &set)
 
 	if len(errs) > 0 {
 		return ServerSet{}, errors.Join(errs...)

@@ -208,6 +208,7 @@ func TestConfigYAMLKeys(t *testing.T) {
 		"RootCAs": "-", "DisableVerifyCert": "verify_cert,negate", "DisableVerifyHostname": "verify_hostname,negate",
 		"Certificate": "-", "Policy": "policy", "CipherSuites": "cipher_suites", "Groups": "groups", "ALPN": "alpn",
 		"MaxVersion": "-", "DisableSessionCache": "session_cache,negate", "SessionCacheSize": "session_cache_size",
+		"OCSP":             "ocsp",
 		"HandshakeTimeout": "-",
 	}, keys(tls.ClientConfig{}))
 }

@@ -47,6 +47,9 @@ type PeerVerifier struct {
 	verify     bool    // check the chain
 	verifyHost bool    // check the name (servers only)
 	crls       *crlSet // nil: no revocation check
+
+	// ocsp is what VerifyStaple does (servers only).
+	ocsp OCSPCheck
 }
 
 // NewServerVerifier returns the verifier a client uses on servers.
@@ -56,6 +59,7 @@ func NewServerVerifier(c *ClientConfig) *PeerVerifier {
 		require:    true,
 		verify:     !c.DisableVerifyCert,
 		verifyHost: !c.DisableVerifyCert && !c.DisableVerifyHostname,
+		ocsp:       c.OCSP,
 	}
 	if len(c.RootCAs) > 0 {
 		v.roots = x509.NewCertPool()

@@ -45,4 +45,7 @@ type ContextConfig struct {
 type CertKey struct {
 	Chain [][]byte
 	Key   []byte
+	// OCSP is a DER OCSP response a server staples with this chain to
+	// clients that ask for it; nil staples nothing.
+	OCSP []byte
 }

@@ -41,6 +41,10 @@ typedef struct ctx_data {
 	size_t alpn_len;
 	int nkeys;
 	ticket_key *keys;
+	/* OCSP staples, one slot per certificate (NULL: none); the arrays are
+	 * made by the first gantry_ctx_set_ocsp, once every cert is added. */
+	unsigned char **ocsp;
+	size_t *ocsp_len;
 } ctx_data;
 
 static int ctx_idx = -1;
@@ -58,6 +62,12 @@ static void ctx_data_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
 		EVP_PKEY_free(d->key[i]);
 		sk_X509_pop_free(d->chain[i], X509_free);
 	}
+	if (d->ocsp != NULL) {
+		for (int i = 0; i < d->ncerts; i++)
+			free(d->ocsp[i]);
+	}
+	free(d->ocsp);
+	free(d->ocsp_len);
 	free(d->leaf);
 	free(d->key);
 	free(d->chain);
@@ -275,6 +285,21 @@ static int use_cert(SSL *ssl, ctx_data *d, int i)
 	return SSL_set1_chain(ssl, d->chain[i]) == 1;
 }
 
+/* Staples certificate i's OCSP response, if it has one. BoringSSL takes it
+ * per connection here, once the certificate is chosen; OpenSSL asks for it
+ * later, in ocsp_status_cb. */
+static int ocsp_staple(SSL *ssl, ctx_data *d, int i)
+{
+#ifdef OPENSSL_IS_BORINGSSL
+	if (d->ocsp == NULL || d->ocsp[i] == NULL)
+		return 1;
+	return SSL_set_ocsp_response(ssl, d->ocsp[i], d->ocsp_len[i]);
+#else
+	(void)ssl; (void)d; (void)i;
+	return 1;
+#endif
+}
+
 /* Picks the certificate by SNI; Go decides which leaf matches the name. */
 static int cert_cb(SSL *ssl, void *arg)
 {
@@ -286,11 +311,74 @@ static int cert_cb(SSL *ssl, void *arg)
 		return 0;
 	/* The context already carries the first certificate. */
 	if (d->ncerts == 1 || name == NULL || d->handle == 0)
-		return 1;
+		return ocsp_staple(ssl, d, 0);
 	i = gantrySelectCert(d->handle, (char *)name);
 	if (i < 0 || i >= d->ncerts)
 		i = 0;
-	return use_cert(ssl, d, i);
+	return use_cert(ssl, d, i) && ocsp_staple(ssl, d, i);
+}
+
+#ifndef OPENSSL_IS_BORINGSSL
+/* OpenSSL's server status callback, run for a client that asked for status
+ * once the certificate is chosen: it finds that certificate among the
+ * context's (cert_cb installed one of the same X509 objects) and hands
+ * OpenSSL a copy of its staple, which OpenSSL frees. */
+static int ocsp_status_cb(SSL *ssl, void *arg)
+{
+	ctx_data *d = get_ctx_data(SSL_get_SSL_CTX(ssl));
+	X509 *cur = SSL_get_certificate(ssl);
+	unsigned char *copy;
+	(void)arg;
+	if (d == NULL || d->ocsp == NULL || cur == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	for (int i = 0; i < d->ncerts; i++) {
+		if (d->leaf[i] != cur)
+			continue;
+		if (d->ocsp[i] == NULL)
+			return SSL_TLSEXT_ERR_NOACK;
+		copy = OPENSSL_memdup(d->ocsp[i], d->ocsp_len[i]);
+		if (copy == NULL)
+			return SSL_TLSEXT_ERR_NOACK;
+		if (SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)d->ocsp_len[i]) != 1) {
+			OPENSSL_free(copy);
+			return SSL_TLSEXT_ERR_NOACK;
+		}
+		return SSL_TLSEXT_ERR_OK;
+	}
+	return SSL_TLSEXT_ERR_NOACK;
+}
+#endif
+
+/* Sets the OCSP response stapled with certificate i (DER, copied), after
+ * every certificate is added. */
+int gantry_ctx_set_ocsp(SSL_CTX *ctx, int i, const uint8_t *der, size_t len)
+{
+	ctx_data *d = get_ctx_data(ctx);
+	unsigned char *copy;
+	if (d == NULL || i < 0 || i >= d->ncerts || der == NULL || len == 0)
+		return 0;
+	if (d->ocsp == NULL) {
+		d->ocsp = calloc((size_t)d->ncerts, sizeof *d->ocsp);
+		d->ocsp_len = calloc((size_t)d->ncerts, sizeof *d->ocsp_len);
+		if (d->ocsp == NULL || d->ocsp_len == NULL) {
+			free(d->ocsp);
+			free(d->ocsp_len);
+			d->ocsp = NULL;
+			d->ocsp_len = NULL;
+			return 0;
+		}
+#ifndef OPENSSL_IS_BORINGSSL
+		SSL_CTX_set_tlsext_status_cb(ctx, ocsp_status_cb);
+#endif
+	}
+	copy = malloc(len);
+	if (copy == NULL)
+		return 0;
+	memcpy(copy, der, len);
+	free(d->ocsp[i]);
+	d->ocsp[i] = copy;
+	d->ocsp_len[i] = len;
+	return 1;
 }
 
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,

@@ -64,5 +64,5 @@ func stdCertificate(c tls.Certificate) (stdtls.Certificate, error) {
 	if err != nil {
 		return stdtls.Certificate{}, err
 	}
-	return stdtls.Certificate{Certificate: c.Chain, PrivateKey: c.Key, Leaf: leaf}, nil
+	return stdtls.Certificate{Certificate: c.Chain, PrivateKey: c.Key, Leaf: leaf, OCSPStaple: c.OCSPStaple}, nil
 }

@@ -38,9 +38,14 @@ func (c *conn) verifyConnection(cs stdtls.ConnectionState) error {
 	for i, cert := range cs.PeerCertificates {
 		raw[i] = cert.Raw
 	}
-	_, chains, err := c.verifier.Verify(raw, c.serverName)
+	certs, chains, err := c.verifier.Verify(raw, c.serverName)
 	if err != nil {
 		return err
+	}
+	if !c.isServer {
+		if err := c.verifier.VerifyStaple(cs.OCSPResponse, certs, chains, cs.DidResume); err != nil {
+			return err
+		}
 	}
 	c.mu.Lock()
 	c.chains = chains

@@ -42,6 +42,9 @@ type ContextConfig struct {
 type CertKey struct {
 	Chain [][]byte
 	Key   []byte
+	// OCSP is the DER OCSP response stapled with this chain (server); nil
+	// staples nothing.
+	OCSP []byte
 }
 
 // VerifyMode is whether a context asks for the peer's certificate.
