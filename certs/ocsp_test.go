@@ -407,3 +407,35 @@ func TestUpstreamOCSPCheck(t *testing.T) {
 		}
 	})
 }
+
+// TestOCSPReloadAndClose: a reload that renews the certificate staples the
+// new certificate's own response, never the old one's; Close stops the
+// refresher before it returns.
+func TestOCSPReloadAndClose(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b gantrytls.Backend) {
+		f := newFixture(t)
+		r := newResponder(t, f.ca)
+		old, kp := f.stapled("srv", r, false)
+		r.set(old.Cert.SerialNumber, ocsp.Good)
+		kp.OCSP.Fetch = true
+		srv, err := NewServer(b, gantrytls.ServerConfig{}, ServerFiles{Certificates: []KeyPair{kp}})
+		require.NoError(t, err)
+		resp, err := ocsp.ParseResponse(stapleSeen(t, b, f, srv, "localhost"), f.ca.Certificate())
+		require.NoError(t, err)
+		assert.Equal(t, old.Cert.SerialNumber, resp.SerialNumber)
+
+		renewed, _ := f.stapled("srv", r, false) // same files, new serial
+		r.set(renewed.Cert.SerialNumber, ocsp.Good)
+		require.NoError(t, srv.Reload())
+		resp, err = ocsp.ParseResponse(stapleSeen(t, b, f, srv, "localhost"), f.ca.Certificate())
+		require.NoError(t, err)
+		assert.Equal(t, renewed.Cert.SerialNumber, resp.SerialNumber)
+
+		require.NoError(t, srv.Close())
+		select {
+		case <-srv.ocsp.done:
+		default:
+			t.Fatal("the refresher still runs after Close")
+		}
+	})
+}
