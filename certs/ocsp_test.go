@@ -132,6 +132,9 @@ func stapleSeenAt(t *testing.T, b gantrytls.Backend, f *fixture, srv gantrytls.S
 	srvRaw, cliRaw := tcpPair(t)
 	s := session{server: srv.Server(srvRaw), client: cl.Client(cliRaw, name)}
 	require.NoError(t, s.handshake(t))
+	if maxVersion != 0 {
+		require.Equal(t, maxVersion, s.client.ConnectionState().Version)
+	}
 	return s.client.ConnectionState().OCSPResponse
 }
 
