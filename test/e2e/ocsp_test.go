@@ -249,3 +249,43 @@ func TestUpstreamOCSPThroughBinary(t *testing.T) {
 		})
 	}
 }
+
+// TestOCSPFileThroughBinary: a response kept in a file is stapled; after
+// the file is replaced by an expired response and gantry reloads, nothing
+// is stapled, and the log says why.
+func TestOCSPFileThroughBinary(t *testing.T) {
+	for _, backend := range gantrytls.Names() {
+		t.Run(backend, func(t *testing.T) {
+			e := newOpsEnv(t)
+			ca, err := certs.NewDevCA()
+			require.NoError(t, err)
+			leaf, err := ca.IssueServer("localhost")
+			require.NoError(t, err)
+			keyPEM, err := leaf.KeyPEM()
+			require.NoError(t, err)
+			require.NoError(t, writeFile(filepath.Join(e.dir, "f.pem"), append(leaf.CertPEM(), ca.CertPEM()...)))
+			require.NoError(t, writeFile(filepath.Join(e.dir, "f-key.pem"), keyPEM))
+			now := time.Now()
+			der, err := ca.OCSPResponse(leaf.Cert.SerialNumber, ocsp.Good, now.Add(-time.Minute), now.Add(time.Hour))
+			require.NoError(t, err)
+			staple := filepath.Join(e.dir, "f.ocsp")
+			require.NoError(t, writeFile(staple, der))
+
+			e.write(t, strings.Replace(e.config("a"), "      certificates: [{cert: server.pem, key: server-key.pem}]\n",
+				fmt.Sprintf("      backend: %s\n      certificates: [{cert: f.pem, key: f-key.pem, ocsp: {file: f.ocsp}}]\n", backend), 1))
+			p := e.serve(t)
+			out := sClientStatus(t, e.addr)
+			assert.Contains(t, out, "OCSP Response Status: successful")
+			assert.Equal(t, der, stapleOf(t, e.addr))
+
+			expired, err := ca.OCSPResponse(leaf.Cert.SerialNumber, ocsp.Good, now.Add(-2*time.Hour), now.Add(-time.Hour))
+			require.NoError(t, err)
+			require.NoError(t, writeFile(staple, expired))
+			code, stdout, stderr := runGantry(t, "reload", "-c", e.file)
+			require.Equal(t, 0, code, "stdout: %s\nstderr: %s", stdout, stderr)
+			assert.Contains(t, sClientStatus(t, e.addr), "OCSP response: no response sent")
+			assert.Empty(t, stapleOf(t, e.addr))
+			assert.Contains(t, p.out(), "expired at")
+		})
+	}
+}
