@@ -411,6 +411,35 @@ func TestUpstreamOCSPCheck(t *testing.T) {
 	})
 }
 
+// TestUpstreamOCSPRequireResumes: a session whose full handshake had a
+// good staple resumes under require on every backend, whether or not the
+// library keeps the staple in the session.
+func TestUpstreamOCSPRequireResumes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b gantrytls.Backend) {
+		f := newFixture(t)
+		now := time.Now()
+		is, err := f.ca.IssueServerWith(ServerOptions{Names: []string{"localhost"}})
+		require.NoError(t, err)
+		cert, err := is.Certificate()
+		require.NoError(t, err)
+		cert.OCSPStaple = f.response(is, ocsp.Good, now.Add(-time.Hour), now.Add(time.Hour))
+		srv, err := b.NewServer(&gantrytls.ServerConfig{Certificates: []gantrytls.Certificate{cert}})
+		require.NoError(t, err)
+		defer srv.Close()
+		cl, err := b.NewClient(&gantrytls.ClientConfig{RootCAs: []*x509.Certificate{f.ca.Certificate()}, OCSP: gantrytls.OCSPCheckRequire})
+		require.NoError(t, err)
+		defer cl.Close()
+		resumed := false
+		for range 3 {
+			s, err := connect(t, srv, cl)
+			require.NoError(t, err)
+			echo(t, s, "x") // a TLS 1.3 client learns its ticket by reading
+			resumed = resumed || s.client.ConnectionState().DidResume
+		}
+		assert.True(t, resumed, "a later handshake resumed")
+	})
+}
+
 // TestOCSPReloadAndClose: a reload that renews the certificate staples the
 // new certificate's own response, never the old one's; Close stops the
 // refresher before it returns.
