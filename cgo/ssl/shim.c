@@ -45,6 +45,7 @@ typedef struct ctx_data {
 	 * made by the first gantry_ctx_set_ocsp, once every cert is added. */
 	unsigned char **ocsp;
 	size_t *ocsp_len;
+	int nocsp; /* slots in ocsp and ocsp_len */
 } ctx_data;
 
 static int ctx_idx = -1;
@@ -62,10 +63,8 @@ static void ctx_data_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
 		EVP_PKEY_free(d->key[i]);
 		sk_X509_pop_free(d->chain[i], X509_free);
 	}
-	if (d->ocsp != NULL) {
-		for (int i = 0; i < d->ncerts; i++)
-			free(d->ocsp[i]);
-	}
+	for (int i = 0; i < d->nocsp; i++)
+		free(d->ocsp[i]);
 	free(d->ocsp);
 	free(d->ocsp_len);
 	free(d->leaf);
@@ -291,7 +290,7 @@ static int use_cert(SSL *ssl, ctx_data *d, int i)
 static int ocsp_staple(SSL *ssl, ctx_data *d, int i)
 {
 #ifdef OPENSSL_IS_BORINGSSL
-	if (d->ocsp == NULL || d->ocsp[i] == NULL)
+	if (i >= d->nocsp || d->ocsp[i] == NULL)
 		return 1;
 	return SSL_set_ocsp_response(ssl, d->ocsp[i], d->ocsp_len[i]);
 #else
@@ -331,7 +330,7 @@ static int ocsp_status_cb(SSL *ssl, void *arg)
 	(void)arg;
 	if (d == NULL || d->ocsp == NULL || cur == NULL)
 		return SSL_TLSEXT_ERR_NOACK;
-	for (int i = 0; i < d->ncerts; i++) {
+	for (int i = 0; i < d->ncerts && i < d->nocsp; i++) {
 		if (d->leaf[i] != cur)
 			continue;
 		if (d->ocsp[i] == NULL)
@@ -357,6 +356,8 @@ int gantry_ctx_set_ocsp(SSL_CTX *ctx, int i, const uint8_t *der, size_t len)
 	unsigned char *copy;
 	if (d == NULL || i < 0 || i >= d->ncerts || der == NULL || len == 0)
 		return 0;
+	if (d->ocsp != NULL && i >= d->nocsp)
+		return 0; /* a certificate added after the first staple */
 	if (d->ocsp == NULL) {
 		d->ocsp = calloc((size_t)d->ncerts, sizeof *d->ocsp);
 		d->ocsp_len = calloc((size_t)d->ncerts, sizeof *d->ocsp_len);
@@ -367,6 +368,7 @@ int gantry_ctx_set_ocsp(SSL_CTX *ctx, int i, const uint8_t *der, size_t len)
 			d->ocsp_len = NULL;
 			return 0;
 		}
+		d->nocsp = d->ncerts;
 #ifndef OPENSSL_IS_BORINGSSL
 		SSL_CTX_set_tlsext_status_cb(ctx, ocsp_status_cb);
 #endif
