@@ -13,6 +13,10 @@
 // ParseECHKeyPEM / WriteECHKeyFile read and write the PEM file that holds
 // both (`gantry certs ech`); ServerFiles.ECH loads such files as private
 // keys.
+// A Server staples OCSP responses with the certificates that have an OCSP
+// source (a file, or the certificate's responder), keeps fetched ones in a
+// cache directory, and refreshes them in the background at half their
+// validity, recompiling with the new staples; Close stops that.
 //
 // NewDevCA makes a development certificate authority in memory that issues
 // server and client certificates, for the embedded default config (`gantry
@@ -31,5 +35,10 @@
 //   - read or write a private key anywhere but the files a caller names,
 //     or write one with permissions wider than 0600;
 //   - close what connections still use: a connection accepted before a
-//     reload keeps working with the certificates it was accepted with.
+//     reload keeps working with the certificates it was accepted with;
+//   - staple an OCSP response it has not checked against the certificate
+//     and its issuer, or one that is expired, revoked or about another
+//     certificate;
+//   - fetch from anything but the http:// responder a certificate names,
+//     or leave a refresher running after Close.
 package certs

@@ -23,6 +23,9 @@ type KeyPair struct {
 	// SignedCertificateTimestampList, in its TLS encoding (as the
 	// extension carries it), raw or in base64. Optional.
 	SCTs string `yaml:"scts"`
+	// OCSP says where the OCSP response stapled with this certificate
+	// comes from; empty staples none.
+	OCSP OCSPSource `yaml:"ocsp"`
 }
 
 // ServerFiles are the files a TLS server reads: what it serves, whom it
@@ -42,6 +45,8 @@ type ServerFiles struct {
 	// KeyGuard checks every key file (certificates' keys, ticket key
 	// files, ECH key files) before it is read.
 	KeyGuard KeyGuard `yaml:"-"`
+	// OCSP holds the settings of OCSP stapling shared by the certificates.
+	OCSP OCSPOptions `yaml:"ocsp"`
 }
 
 // ClientAuthFiles say whether a server asks clients for certificates and
@@ -140,6 +145,12 @@ func (f ServerFiles) Resolve(dir string) ServerFiles {
 	}
 	out.SessionTickets.KeyFiles = resolveAll(dir, f.SessionTickets.KeyFiles)
 	out.ECH.Keys = resolveAll(dir, f.ECH.Keys)
+	for i := range out.Certificates {
+		src := f.Certificates[i].OCSP
+		src.File, src.Issuer = resolve(dir, src.File), resolve(dir, src.Issuer)
+		out.Certificates[i].OCSP = src
+	}
+	out.OCSP.CacheDir = resolve(dir, f.OCSP.CacheDir)
 	return out
 }
 

@@ -135,6 +135,8 @@ type ServerSet struct {
 	// Warnings are the key files KeyGuard accepted in warn mode, one
 	// *gantrytls.FieldError each, placed as Load's errors are.
 	Warnings []error
+	// staples are the certificates with an OCSP source, in order.
+	staples []stapleSlot
 }
 
 // Apply returns c with the fields that come from files set from s.
@@ -228,6 +230,7 @@ func (f ServerFiles) Load() (ServerSet, error) {
 		set.SessionTicketKeys = append(set.SessionTicketKeys, k)
 	}
 	set.ECHKeys = f.ECH.load(f.KeyGuard, &errs, &warns)
+	f.loadOCSP(&errs, &warns, &set)
 
 	if len(errs) > 0 {
 		return ServerSet{}, errors.Join(errs...)

@@ -30,6 +30,9 @@ type Server struct {
 	files   ServerFiles
 	slot    slot[gantrytls.Server]
 	loaded  atomic.Pointer[ServerSet] // of the last successful load
+	// ocsp staples and refreshes OCSP responses; nil when no certificate
+	// has an OCSP source.
+	ocsp *stapler
 }
 
 var _ gantrytls.Server = (*Server)(nil)
@@ -45,11 +48,24 @@ func NewServer(b gantrytls.Backend, base gantrytls.ServerConfig, files ServerFil
 	base.Groups = slices.Clone(base.Groups)
 	base.ALPN = slices.Clone(base.ALPN)
 	s := &Server{backend: b, base: base, files: files.Resolve("")}
+	for _, kp := range s.files.Certificates {
+		if kp.OCSP.set() {
+			s.ocsp = newStapler(s.files.OCSP, base.Logger)
+			break
+		}
+	}
 	srv, err := s.compile()
 	if err != nil {
+		if s.ocsp != nil {
+			s.ocsp.close()
+		}
 		return nil, err
 	}
 	s.slot.init(srv)
+	if s.ocsp != nil {
+		s.ocsp.done = make(chan struct{})
+		go s.ocsp.run(s.restaple)
+	}
 	return s, nil
 }
 
@@ -58,10 +74,18 @@ func (s *Server) compile() (gantrytls.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.ocsp != nil {
+		if err := s.ocsp.prepare(&set); err != nil {
+			return nil, err
+		}
+	}
 	cfg := set.Apply(s.base)
 	srv, err := s.backend.NewServer(&cfg)
 	if err == nil {
 		s.loaded.Store(&set)
+	}
+	if err == nil && s.ocsp != nil {
+		s.ocsp.commit(set)
 	}
 	return srv, err
 }
@@ -87,6 +111,17 @@ func (s *Server) ClientCAs() []*x509.Certificate {
 	return nil
 }
 
+// restaple compiles the last loaded files again with the staples the
+// refresher holds now, without reading the files: new handshakes get the
+// new staples, and an expired one is dropped.
+func (s *Server) restaple() error {
+	return s.slot.replace(func() (gantrytls.Server, error) {
+		set := s.ocsp.current()
+		cfg := set.Apply(s.base)
+		return s.backend.NewServer(&cfg)
+	})
+}
+
 // Server wraps raw with the server side of TLS, using the certificates of
 // the last successful load. After Close, it returns a Conn whose I/O fails
 // with an error that matches net.ErrClosed.
@@ -110,8 +145,14 @@ func (s *Server) Reload() error {
 	return nil
 }
 
-// Close closes the compiled server. Connections already made keep working.
-func (s *Server) Close() error { return s.slot.close() }
+// Close stops the OCSP refresher and closes the compiled server.
+// Connections already made keep working.
+func (s *Server) Close() error {
+	if s.ocsp != nil {
+		s.ocsp.close()
+	}
+	return s.slot.close()
+}
 
 // Client is a gantrytls.Client compiled from a backend, a base config and
 // files, that Reload recompiles and swaps in atomically. Its lifecycle is

@@ -100,6 +100,11 @@ type Certificate struct {
 	// one serialized SCT, served in the TLS extension
 	// signed_certificate_timestamp to clients that ask for them.
 	SCTs [][]byte
+	// OCSPStaple is a DER OCSP response for Leaf that a server sends to
+	// clients asking for certificate status; nil staples nothing. Whoever
+	// sets it has checked it (see CheckOCSPResponse): backends send it as
+	// it is.
+	OCSPStaple []byte
 }
 
 // NewCertificate checks that key matches the leaf of chain and returns the
@@ -443,6 +448,12 @@ type ClientConfig struct {
 	// DefaultHandshakeTimeout. It has no key of its own: the proxy sets it
 	// from its upstream TLS handshake timeout.
 	HandshakeTimeout time.Duration `yaml:"-"`
+
+	// OCSP says what to do with the OCSP response the server staples: off
+	// (the default) ignores it, if-stapled refuses a server whose stapled
+	// response is bad or says revoked, require also refuses a server that
+	// staples none.
+	OCSP OCSPCheck `yaml:"ocsp"`
 }
 
 // Validate checks the config without any backend.
@@ -482,6 +493,9 @@ func (c *ClientConfig) Validate() error {
 	}
 	if c.HandshakeTimeout < 0 {
 		return fieldErr("handshake_timeout", "negative handshake timeout")
+	}
+	if _, err := c.OCSP.MarshalText(); err != nil {
+		return fieldErr("ocsp", "invalid OCSP check %d", int(c.OCSP))
 	}
 	return nil
 }

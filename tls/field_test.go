@@ -209,6 +209,7 @@ func TestConfigYAMLKeys(t *testing.T) {
 		"Certificate": "-", "Policy": "policy", "CipherSuites": "cipher_suites", "Groups": "groups", "ALPN": "alpn",
 		"MaxVersion": "-", "DisableSessionCache": "session_cache,negate", "SessionCacheSize": "session_cache_size",
 		"CT":               "ct",
+		"OCSP":             "ocsp",
 		"HandshakeTimeout": "-",
 	}, keys(tls.ClientConfig{}))
 }

@@ -55,6 +55,9 @@ type PeerVerifier struct {
 	// refused rather than the policy ignored.
 	ct    *ctChecker
 	ctErr error
+
+	// ocsp is what VerifyStaple does (servers only).
+	ocsp OCSPCheck
 }
 
 // NewServerVerifier returns the verifier a client uses on servers.
@@ -64,6 +67,7 @@ func NewServerVerifier(c *ClientConfig) *PeerVerifier {
 		require:    true,
 		verify:     !c.DisableVerifyCert,
 		verifyHost: !c.DisableVerifyCert && !c.DisableVerifyHostname,
+		ocsp:       c.OCSP,
 	}
 	if len(c.RootCAs) > 0 {
 		v.roots = x509.NewCertPool()

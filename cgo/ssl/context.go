@@ -116,6 +116,17 @@ func build(ctx *C.SSL_CTX, cfg *ContextConfig) error {
 			return err
 		}
 	}
+	if cfg.Server {
+		for i, ck := range cfg.Certs {
+			if len(ck.OCSP) == 0 {
+				continue
+			}
+			op, on := cbytes(ck.OCSP)
+			if C.gantry_ctx_set_ocsp(ctx, C.int(i), op, on) != 1 {
+				return fmt.Errorf("%s: certificate %d: set OCSP staple", Flavor, i)
+			}
+		}
+	}
 	if len(cfg.ALPN) > 0 {
 		wp, wn := cbytes(cfg.ALPN)
 		if C.gantry_ctx_set_alpn(ctx, cbool(cfg.Server), wp, wn) != 1 {

@@ -48,4 +48,7 @@ type CertKey struct {
 	// SCTList is a SignedCertificateTimestampList served with the chain
 	// to clients that ask for SCTs (server only); nil serves none.
 	SCTList []byte
+	// OCSP is a DER OCSP response a server staples with this chain to
+	// clients that ask for it; nil staples nothing.
+	OCSP []byte
 }

@@ -73,6 +73,7 @@ func handshake(t testing.TB, client, server *Conn) (cst, sst Step) {
 		if cst.Status != Done {
 			in := toClient
 			cst, toServer = run(client, func(out []byte) Step { return client.Handshake(in, out) })
+			toClient = nil // consumed: never fed twice (TLS 1.2 ends on the client)
 		}
 		if sst.Status != Done {
 			in := toServer

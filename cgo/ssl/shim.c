@@ -46,6 +46,11 @@ typedef struct ctx_data {
 	int nscts;
 	unsigned char **sct;
 	size_t *sct_len;
+	/* OCSP staples, one slot per certificate (NULL: none); the arrays are
+	 * made by the first gantry_ctx_set_ocsp, once every cert is added. */
+	unsigned char **ocsp;
+	size_t *ocsp_len;
+	int nocsp; /* slots in ocsp and ocsp_len */
 } ctx_data;
 
 static int ctx_idx = -1;
@@ -63,6 +68,10 @@ static void ctx_data_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
 		EVP_PKEY_free(d->key[i]);
 		sk_X509_pop_free(d->chain[i], X509_free);
 	}
+	for (int i = 0; i < d->nocsp; i++)
+		free(d->ocsp[i]);
+	free(d->ocsp);
+	free(d->ocsp_len);
 	free(d->leaf);
 	free(d->key);
 	free(d->chain);
@@ -298,6 +307,21 @@ static int use_scts(SSL *ssl, ctx_data *d, int i)
 	return 1;
 }
 
+/* Staples certificate i's OCSP response, if it has one. BoringSSL takes it
+ * per connection here, once the certificate is chosen; OpenSSL asks for it
+ * later, in ocsp_status_cb. */
+static int ocsp_staple(SSL *ssl, ctx_data *d, int i)
+{
+#ifdef OPENSSL_IS_BORINGSSL
+	if (i >= d->nocsp || d->ocsp[i] == NULL)
+		return 1;
+	return SSL_set_ocsp_response(ssl, d->ocsp[i], d->ocsp_len[i]);
+#else
+	(void)ssl; (void)d; (void)i;
+	return 1;
+#endif
+}
+
 /* Picks the certificate by SNI; Go decides which leaf matches the name. */
 static int cert_cb(SSL *ssl, void *arg)
 {
@@ -309,11 +333,77 @@ static int cert_cb(SSL *ssl, void *arg)
 		return 0;
 	/* The context already carries the first certificate. */
 	if (d->ncerts == 1 || name == NULL || d->handle == 0)
-		return use_scts(ssl, d, 0);
+		return use_scts(ssl, d, 0) && ocsp_staple(ssl, d, 0);
 	i = gantrySelectCert(d->handle, (char *)name);
 	if (i < 0 || i >= d->ncerts)
 		i = 0;
-	return use_cert(ssl, d, i) && use_scts(ssl, d, i);
+	return use_cert(ssl, d, i) && use_scts(ssl, d, i) && ocsp_staple(ssl, d, i);
+}
+
+#ifndef OPENSSL_IS_BORINGSSL
+/* OpenSSL's server status callback, run for a client that asked for status
+ * once the certificate is chosen: it finds that certificate among the
+ * context's (cert_cb installed one of the same X509 objects) and hands
+ * OpenSSL a copy of its staple, which OpenSSL frees. */
+static int ocsp_status_cb(SSL *ssl, void *arg)
+{
+	ctx_data *d = get_ctx_data(SSL_get_SSL_CTX(ssl));
+	X509 *cur = SSL_get_certificate(ssl);
+	unsigned char *copy;
+	(void)arg;
+	if (d == NULL || d->ocsp == NULL || cur == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	for (int i = 0; i < d->ncerts && i < d->nocsp; i++) {
+		if (d->leaf[i] != cur)
+			continue;
+		if (d->ocsp[i] == NULL)
+			return SSL_TLSEXT_ERR_NOACK;
+		copy = OPENSSL_memdup(d->ocsp[i], d->ocsp_len[i]);
+		if (copy == NULL)
+			return SSL_TLSEXT_ERR_NOACK;
+		if (SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)d->ocsp_len[i]) != 1) {
+			OPENSSL_free(copy);
+			return SSL_TLSEXT_ERR_NOACK;
+		}
+		return SSL_TLSEXT_ERR_OK;
+	}
+	return SSL_TLSEXT_ERR_NOACK;
+}
+#endif
+
+/* Sets the OCSP response stapled with certificate i (DER, copied), after
+ * every certificate is added. */
+int gantry_ctx_set_ocsp(SSL_CTX *ctx, int i, const uint8_t *der, size_t len)
+{
+	ctx_data *d = get_ctx_data(ctx);
+	unsigned char *copy;
+	if (d == NULL || i < 0 || i >= d->ncerts || der == NULL || len == 0)
+		return 0;
+	if (d->ocsp != NULL && i >= d->nocsp)
+		return 0; /* a certificate added after the first staple */
+	if (d->ocsp == NULL) {
+		d->ocsp = calloc((size_t)d->ncerts, sizeof *d->ocsp);
+		d->ocsp_len = calloc((size_t)d->ncerts, sizeof *d->ocsp_len);
+		if (d->ocsp == NULL || d->ocsp_len == NULL) {
+			free(d->ocsp);
+			free(d->ocsp_len);
+			d->ocsp = NULL;
+			d->ocsp_len = NULL;
+			return 0;
+		}
+		d->nocsp = d->ncerts;
+#ifndef OPENSSL_IS_BORINGSSL
+		SSL_CTX_set_tlsext_status_cb(ctx, ocsp_status_cb);
+#endif
+	}
+	copy = malloc(len);
+	if (copy == NULL)
+		return 0;
+	memcpy(copy, der, len);
+	free(d->ocsp[i]);
+	d->ocsp[i] = copy;
+	d->ocsp_len[i] = len;
+	return 1;
 }
 
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,

@@ -92,6 +92,7 @@ int gantry_ctx_add_client_ca(SSL_CTX *ctx, const uint8_t *der, size_t len);
 int gantry_ctx_set_tickets(SSL_CTX *ctx, const uint8_t *keys, int n);
 void gantry_ctx_set_client_cache(SSL_CTX *ctx, int enabled);
 int gantry_ctx_set_cert_scts(SSL_CTX *ctx, int i, const uint8_t *list, size_t len);
+int gantry_ctx_set_ocsp(SSL_CTX *ctx, int i, const uint8_t *der, size_t len);
 
 gantry_conn *gantry_conn_new(SSL_CTX *ctx, int server, const char *sni,
                              SSL_SESSION *session, uintptr_t handle);

@@ -269,6 +269,26 @@ func TestParseErrors(t *testing.T) {
 			name: "bad log format", old: "  format: text", new: "  format: xml",
 			key: "logging.format", at: "format: xml", want: []string{`unknown format "xml"`},
 		},
+		{
+			name: "ocsp fetch without a responder", old: "          key: server-key.pem\n",
+			new: "          key: server-key.pem\n          ocsp:\n            fetch: true\n            issuer: ca.pem\n",
+			key: "listeners[0].tls.certificates[0].ocsp.fetch", at: "fetch: true", want: []string{"names no OCSP responder"},
+		},
+		{
+			name: "ocsp file and fetch", old: "          key: server-key.pem\n",
+			new: "          key: server-key.pem\n          ocsp: {file: x.der, fetch: true}\n",
+			key: "listeners[0].tls.certificates[0].ocsp", at: "ocsp: {file", want: []string{"not both"},
+		},
+		{
+			name: "bad must_staple", old: "      handshake_timeout: 3s\n",
+			new: "      handshake_timeout: 3s\n      ocsp:\n        must_staple: always\n",
+			key: "listeners[0].tls.ocsp.must_staple", at: "must_staple: always", want: []string{`unknown must-staple policy "always"`},
+		},
+		{
+			name: "bad upstream ocsp", old: "      key: client-key.pem\n",
+			new: "      key: client-key.pem\n      ocsp: sometimes\n",
+			key: "upstreams.api.tls.ocsp", at: "ocsp: sometimes", want: []string{`unknown OCSP check "sometimes"`},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

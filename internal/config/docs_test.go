@@ -59,8 +59,12 @@ func parseDocumentedExample(t *testing.T, serverExtra string) *Config {
 	}
 	s1, err := ca.IssueServer("example.com")
 	issue("example.com.pem", "example.com-key.pem", s1, err)
-	s2, err := ca.IssueServer("api.example.com")
+	// api.example.com staples OCSP: it names a responder, and its chain
+	// carries its issuer, which responses are checked against.
+	s2, err := ca.IssueServerWith(certs.ServerOptions{Names: []string{"api.example.com"}, OCSPServer: "http://ocsp.example.com/"})
 	issue("api.example.com.pem", "api.example.com-key.pem", s2, err)
+	write("api.example.com.pem", append(s2.CertPEM(), ca.CertPEM()...))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "ocsp"), 0o700))
 	c1, err := ca.IssueClient("gantry")
 	issue("gantry-client.pem", "gantry-client-key.pem", c1, err)
 	write("clients-ca.pem", ca.CertPEM())
@@ -87,6 +91,7 @@ func parseDocumentedExample(t *testing.T, serverExtra string) *Config {
 
 	example = strings.Replace(example, "server:\n", "server:\n"+serverExtra, 1)
 	example = strings.ReplaceAll(example, "/etc/gantry/", dir+"/")
+	example = strings.ReplaceAll(example, "/var/cache/gantry/", dir+"/")
 	example = strings.Replace(example, "user: gantry", "user: root", 1)
 	example = strings.Replace(example, "group: gantry", "group: root", 1)
 	example = strings.Replace(example, `address: ":443"`, `address: "127.0.0.1:0"`, 1)

@@ -66,7 +66,7 @@ func stdCertificate(c tls.Certificate) (stdtls.Certificate, error) {
 	if err != nil {
 		return stdtls.Certificate{}, err
 	}
-	sc := stdtls.Certificate{Certificate: c.Chain, PrivateKey: c.Key, Leaf: leaf}
+	sc := stdtls.Certificate{Certificate: c.Chain, PrivateKey: c.Key, Leaf: leaf, OCSPStaple: c.OCSPStaple}
 	sc.SignedCertificateTimestamps = c.SCTs
 	return sc, nil
 }

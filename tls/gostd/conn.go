@@ -42,6 +42,11 @@ func (c *conn) verifyConnection(cs stdtls.ConnectionState) error {
 	if err != nil {
 		return err
 	}
+	if !c.isServer {
+		if err := c.verifier.VerifyStaple(cs.OCSPResponse, certs, chains, cs.DidResume); err != nil {
+			return err
+		}
+	}
 	// A resumed session was made by a full handshake that passed.
 	if !c.isServer && !cs.DidResume {
 		if err := c.verifier.VerifySCTs(certs, chains, cs.SignedCertificateTimestamps, cs.OCSPResponse); err != nil {

@@ -45,6 +45,9 @@ type CertKey struct {
 	// SCTList is the SignedCertificateTimestampList served with the
 	// chain, nil for none.
 	SCTList []byte
+	// OCSP is the DER OCSP response stapled with this chain (server); nil
+	// staples nothing.
+	OCSP []byte
 }
 
 // VerifyMode is whether a context asks for the peer's certificate.

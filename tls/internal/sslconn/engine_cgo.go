@@ -29,7 +29,7 @@ func (cgoLibrary) NewContext(cc *ContextConfig) (Context, error) {
 		TicketKeys: cc.TicketKeys, ClientSessions: cc.ClientSessions,
 	}
 	for _, ck := range cc.Certs {
-		cfg.Certs = append(cfg.Certs, ssl.CertKey{Chain: ck.Chain, Key: ck.Key, SCTList: ck.SCTList})
+		cfg.Certs = append(cfg.Certs, ssl.CertKey{Chain: ck.Chain, Key: ck.Key, SCTList: ck.SCTList, OCSP: ck.OCSP})
 	}
 	if cc.Select != nil {
 		cfg.Select = ssl.SelectFunc(cc.Select)

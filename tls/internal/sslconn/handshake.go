@@ -241,6 +241,15 @@ func (c *Conn) finishHandshake() error {
 			c.peer.certs, c.peer.chains = certs, chains
 		}
 	}
+	if c.isClient {
+		// The staple is judged once the handshake is done, on every
+		// library alike: in TLS 1.2 it arrives after the certificate the
+		// verify callback saw.
+		if err := c.peer.verifier.VerifyStaple(st.OCSP, c.peer.certs, c.peer.chains, st.Resumed); err != nil {
+			c.peer.err = err
+			return err
+		}
+	}
 	s := stdtls.ConnectionState{
 		Version:                     st.Version,
 		HandshakeComplete:           true,

@@ -43,6 +43,7 @@ func serverContext(lib Library, cfg *gtls.ServerConfig, p gtls.Params) (*Context
 		if err != nil {
 			return cc, fmt.Errorf("certificate %d: %w", i, err)
 		}
+		ck.OCSP = c.OCSPStaple
 		cc.Certs = append(cc.Certs, ck)
 	}
 	if len(cfg.Certificates) > 1 {
