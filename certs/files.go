@@ -186,7 +186,7 @@ func resolve(dir, name string) string {
 func (f ServerFiles) Paths() []string {
 	var out []string
 	for _, kp := range f.Certificates {
-		out = append(out, kp.Cert, kp.Key)
+		out = append(out, kp.Cert, kp.Key, kp.SCTs, kp.OCSP.File, kp.OCSP.Issuer)
 	}
 	out = append(out, f.ClientAuth.CA)
 	out = append(out, f.ClientAuth.CAs...)
