@@ -3,6 +3,7 @@ package certs
 import (
 	"context"
 	stdtls "crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"slices"
@@ -28,6 +29,9 @@ type Server struct {
 	base    gantrytls.ServerConfig
 	files   ServerFiles
 	slot    slot[gantrytls.Server]
+	// crls fetches CRLs from distribution points when
+	// client_auth.crl_fetch is on; it lives as long as s, across reloads.
+	crls *CRLFetcher
 }
 
 var _ gantrytls.Server = (*Server)(nil)
@@ -43,8 +47,21 @@ func NewServer(b gantrytls.Backend, base gantrytls.ServerConfig, files ServerFil
 	base.Groups = slices.Clone(base.Groups)
 	base.ALPN = slices.Clone(base.ALPN)
 	s := &Server{backend: b, base: base, files: files.Resolve("")}
+	if fetch := s.files.ClientAuth.CRLFetch; fetch.Enabled {
+		// Checked before anything is made, so a bad option is a
+		// FieldError and no fetcher is started for nothing.
+		if _, err := s.files.Load(); err != nil {
+			return nil, err
+		}
+		crls, err := NewCRLFetcher(fetch, base.Logger)
+		if err != nil {
+			return nil, &gantrytls.FieldError{Field: "client_auth.crl_fetch.cache_dir", Err: err}
+		}
+		s.crls = crls
+	}
 	srv, err := s.compile()
 	if err != nil {
+		s.closeCRLs()
 		return nil, err
 	}
 	s.slot.init(srv)
@@ -57,7 +74,28 @@ func (s *Server) compile() (gantrytls.Server, error) {
 		return nil, err
 	}
 	cfg := set.Apply(s.base)
+	if s.crls != nil {
+		cfg.CRLSource = s.crls
+		s.crls.Watch(caDistributionPoints(set.ClientCAs))
+	}
 	return s.backend.NewServer(&cfg)
+}
+
+// caDistributionPoints are the http CRL distribution points of the
+// configured client CAs: trusted by configuration, so followed from the
+// start, before any client names its own.
+func caDistributionPoints(cas []*x509.Certificate) []string {
+	var out []string
+	for _, ca := range cas {
+		out = append(out, gantrytls.HTTPDistributionPoints(ca)...)
+	}
+	return out
+}
+
+func (s *Server) closeCRLs() {
+	if s.crls != nil {
+		_ = s.crls.Close()
+	}
 }
 
 // Server wraps raw with the server side of TLS, using the certificates of
@@ -83,8 +121,13 @@ func (s *Server) Reload() error {
 	return nil
 }
 
-// Close closes the compiled server. Connections already made keep working.
-func (s *Server) Close() error { return s.slot.close() }
+// Close closes the compiled server and stops fetching CRLs. Connections
+// already made keep working.
+func (s *Server) Close() error {
+	err := s.slot.close()
+	s.closeCRLs()
+	return err
+}
 
 // Client is a gantrytls.Client compiled from a backend, a base config and
 // files, that Reload recompiles and swaps in atomically. Its lifecycle is

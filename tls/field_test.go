@@ -201,7 +201,7 @@ func TestConfigYAMLKeys(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{
 		"Certificates": "-", "Policy": "policy", "CipherSuites": "cipher_suites", "Groups": "groups",
-		"ALPN": "alpn", "ClientAuth": "-", "ClientCAs": "-", "CRLs": "-", "CRLExpired": "-", "Logger": "-", "DisableSessionTickets": "-",
+		"ALPN": "alpn", "ClientAuth": "-", "ClientCAs": "-", "CRLs": "-", "CRLExpired": "-", "CRLSource": "-", "Logger": "-", "DisableSessionTickets": "-",
 		"SessionTicketKeys": "-", "HandshakeTimeout": "handshake_timeout",
 	}, keys(tls.ServerConfig{}))
 	assert.Equal(t, map[string]string{

@@ -43,10 +43,11 @@ var ErrNoCertificate = errors.New("peer sent no certificate")
 type PeerVerifier struct {
 	roots      *x509.CertPool // nil means the system roots
 	usage      x509.ExtKeyUsage
-	require    bool    // refuse a peer with no certificate
-	verify     bool    // check the chain
-	verifyHost bool    // check the name (servers only)
-	crls       *crlSet // nil: no revocation check
+	require    bool         // refuse a peer with no certificate
+	verify     bool         // check the chain
+	verifyHost bool         // check the name (servers only)
+	crls       *crlSet      // nil: no revocation check
+	fetched    *fetchedCRLs // nil: no CRLs from distribution points
 }
 
 // NewServerVerifier returns the verifier a client uses on servers.
@@ -79,6 +80,7 @@ func NewClientVerifier(c *ServerConfig) *PeerVerifier {
 	}
 	if v.verify {
 		v.crls = newCRLSet(c.CRLs, c.CRLExpired, c.Logger)
+		v.fetched = newFetchedCRLs(c.CRLSource, c.CRLExpired, c.Logger)
 	}
 	return v
 }
@@ -138,7 +140,21 @@ func (v *PeerVerifier) Verify(rawCerts [][]byte, serverName string) ([]*x509.Cer
 			return certs, nil, &VerifyError{Alert: alert, Err: err}
 		}
 	}
+	if v.fetched != nil {
+		if chains, err = v.fetched.filter(chains, time.Now()); err != nil {
+			return certs, nil, &VerifyError{Alert: revocationAlert(err), Err: err}
+		}
+	}
 	return certs, chains, nil
+}
+
+// revocationAlert is certificate_revoked for a listed certificate and
+// certificate_unknown when revocation could not be known.
+func revocationAlert(err error) Alert {
+	if re, ok := err.(*RevokedError); ok && !re.Expired {
+		return AlertCertificateRevoked
+	}
+	return AlertCertificateUnknown
 }
 
 func alertFor(err error) Alert {
