@@ -37,6 +37,11 @@ type crlServer struct {
 	status int
 	hold   chan struct{} // non-nil: requests wait for it to close
 	chunk  bool          // send no Content-Length
+	// signer, when set, signs a new list for each request, valid for an
+	// hour from then, as a CA that publishes often does: its refresh
+	// time does not depend on how long after publishing it is fetched.
+	signer  *DevCA
+	revoked []*x509.Certificate
 }
 
 func newCRLServer(t *testing.T) *crlServer {
@@ -45,6 +50,9 @@ func newCRLServer(t *testing.T) *crlServer {
 		s.hits.Add(1)
 		s.mu.Lock()
 		body, status, hold, chunk := s.body, s.status, s.hold, s.chunk
+		if s.signer != nil {
+			body = s.sign(s.signer, time.Now().Add(time.Hour), s.revoked...).Raw
+		}
 		s.mu.Unlock()
 		if hold != nil {
 			select {
@@ -75,6 +83,18 @@ func (s *crlServer) url(path string) string { return s.srv.URL + path }
 // publish serves a CRL of ca, due at next, revoking revoked, in DER.
 func (s *crlServer) publish(ca *DevCA, next time.Time, revoked ...*x509.Certificate) *x509.RevocationList {
 	s.t.Helper()
+	list := s.sign(ca, next, revoked...)
+	s.set(func() { s.body = list.Raw; s.status = http.StatusOK; s.signer = nil })
+	return list
+}
+
+// publishFresh serves a list of ca revoking revoked, signed anew for each
+// request.
+func (s *crlServer) publishFresh(ca *DevCA, revoked ...*x509.Certificate) {
+	s.set(func() { s.signer, s.revoked, s.status = ca, revoked, http.StatusOK })
+}
+
+func (s *crlServer) sign(ca *DevCA, next time.Time, revoked ...*x509.Certificate) *x509.RevocationList {
 	var serials []*big.Int
 	for _, c := range revoked {
 		serials = append(serials, c.SerialNumber)
@@ -85,7 +105,6 @@ func (s *crlServer) publish(ca *DevCA, next time.Time, revoked ...*x509.Certific
 	require.NotNil(s.t, block)
 	list, err := x509.ParseRevocationList(block.Bytes)
 	require.NoError(s.t, err)
-	s.set(func() { s.body = block.Bytes; s.status = http.StatusOK })
 	return list
 }
 
@@ -254,17 +273,18 @@ func TestCRLFetcherRefreshesBeforeNextUpdate(t *testing.T) {
 	revokedOne, err := ca.IssueClient("revoked")
 	require.NoError(t, err)
 	dp := newCRLServer(t)
-	dp.publish(ca, time.Now().Add(time.Hour))
-	// An hour's list refreshed a second after it was fetched.
-	f, _, counts := newTestFetcher(t, CRLFetch{RefreshBefore: time.Hour - time.Second})
+	dp.publishFresh(ca)
+	// Lists valid for an hour from when they are served, refreshed three
+	// seconds after they were signed.
+	f, _, counts := newTestFetcher(t, CRLFetch{RefreshBefore: time.Hour - 3*time.Second})
 	c, err := f.CRL(dp.url("/ca.crl"))
 	require.NoError(t, err)
 	require.Empty(t, c.List().RevokedCertificateEntries)
 
-	newer := dp.publish(ca, time.Now().Add(time.Hour), revokedOne.Cert)
+	dp.publishFresh(ca, revokedOne.Cert)
 	require.Eventually(t, func() bool {
 		c, err := f.CRL(dp.url("/ca.crl"))
-		return err == nil && bytes.Equal(c.List().Raw, newer.Raw)
+		return err == nil && len(c.List().RevokedCertificateEntries) == 1
 	}, waitFor, 10*time.Millisecond, "the newer list is fetched before the old one is due")
 	assert.GreaterOrEqual(t, counts.get("ok"), 2)
 }
@@ -273,11 +293,13 @@ func TestCRLFetcherKeepsTheNewerList(t *testing.T) {
 	ca, err := NewDevCA()
 	require.NoError(t, err)
 	dp := newCRLServer(t)
-	old := dp.publish(ca, time.Now().Add(time.Hour))
+	// Lists due in seconds, so that the one held is fetched again within
+	// about a second (halfway to its NextUpdate) however slow the machine.
+	old := dp.publish(ca, time.Now().Add(5*time.Second))
 	oldBody := old.Raw
 	time.Sleep(time.Millisecond) // a later CRL number, which DevCA takes from the clock
-	newer := dp.publish(ca, time.Now().Add(time.Hour))
-	f, logs, counts := newTestFetcher(t, CRLFetch{RefreshBefore: time.Hour - time.Second})
+	newer := dp.publish(ca, time.Now().Add(5*time.Second))
+	f, logs, counts := newTestFetcher(t, CRLFetch{})
 	_, err = f.CRL(dp.url("/ca.crl"))
 	require.NoError(t, err)
 
