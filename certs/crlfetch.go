@@ -45,6 +45,10 @@ type CRLFetch struct {
 	// MaxURLs bounds the distribution points followed; zero means
 	// DefaultCRLFetchMaxURLs.
 	MaxURLs int `yaml:"max_urls"`
+	// OnFetch, when set, is told the result of every fetch: "ok" (a new
+	// list), "unchanged" (the list held, served again) or "error". It
+	// feeds gantry_crl_fetch_total.
+	OnFetch func(result string) `yaml:"-"`
 }
 
 // Defaults of CRLFetch.
@@ -221,10 +225,11 @@ func NewCRLFetcher(o CRLFetch, log *slog.Logger) (*CRLFetcher, error) {
 }
 
 // CRL returns the list held for rawURL. The first call for a URL reads its
-// cached copy or, when there is none or it has expired, waits for one
-// fetch, which calls for the same URL share; after a failed first fetch,
-// calls fail at once until a background retry succeeds.
-func (f *CRLFetcher) CRL(rawURL string) (*gantrytls.FetchedCRL, error) {
+// cached copy or, when there is none or it has expired, fetches it; with
+// wait it waits for that fetch, which calls for the same URL share,
+// without it returns gantrytls.ErrCRLPending meanwhile. After a failed
+// first fetch, calls fail at once until a background retry succeeds.
+func (f *CRLFetcher) CRL(rawURL string, wait bool) (*gantrytls.FetchedCRL, error) {
 	p, err := f.point(rawURL)
 	if err != nil {
 		return nil, err
@@ -232,11 +237,18 @@ func (f *CRLFetcher) CRL(rawURL string) (*gantrytls.FetchedCRL, error) {
 	if c := p.cur.Load(); c != nil {
 		return c, nil
 	}
-	wait := time.NewTimer(f.opts.Timeout + time.Second)
-	defer wait.Stop()
+	if !wait {
+		select {
+		case <-p.ready:
+		default:
+			return nil, gantrytls.ErrCRLPending
+		}
+	}
+	bound := time.NewTimer(f.opts.Timeout + time.Second)
+	defer bound.Stop()
 	select {
 	case <-p.ready:
-	case <-wait.C:
+	case <-bound.C:
 	case <-f.ctx.Done():
 	}
 	if c := p.cur.Load(); c != nil {
@@ -426,6 +438,9 @@ func (f *CRLFetcher) accept(p *crlPoint, list *x509.RevocationList) error {
 func (f *CRLFetcher) count(result string) {
 	if f.onFetch != nil {
 		f.onFetch(result)
+	}
+	if f.opts.OnFetch != nil {
+		f.opts.OnFetch(result)
 	}
 }
 

@@ -92,7 +92,7 @@ func TestCRLFetchRevokesAfterRefresh(t *testing.T) {
 
 		f.dp.publishFresh(f.root, alice.Cert)
 		require.Eventually(t, func() bool {
-			c, err := srv.crls.CRL(url)
+			c, err := srv.crls.CRL(url, true)
 			return err == nil && len(c.List().RevokedCertificateEntries) == 1
 		}, waitFor, 10*time.Millisecond, "the fetcher refreshes before NextUpdate; logs:\n%s", f.logs)
 		third, _, serr := handshakeBoth(t, srv, cl)
@@ -100,6 +100,23 @@ func TestCRLFetchRevokesAfterRefresh(t *testing.T) {
 		assertEnds(t, third.client)
 		_, _, serr = handshakeBoth(t, srv, f.clientOf(b, aliceCert, false))
 		assertRevoked(t, serr, false, "CN=alice")
+	})
+}
+
+// TestCRLFetchFirstHandshakeWaits: the first handshake of a client whose
+// list Gantry has never had waits for it, and is refused when it revokes
+// the client; the C backends' verify callback must not wait under its
+// lock, so they finish the check after the callback.
+func TestCRLFetchFirstHandshakeWaits(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b gantrytls.Backend) {
+		f := newFetchFixture(t)
+		bob, bobCert := f.client(f.root, "bob", f.dp.url("/root.crl"))
+		f.dp.publishFresh(f.root, bob.Cert)
+		srv := f.newServer(b, gantrytls.CRLExpiredHard, false)
+		s, _, serr := handshakeBoth(t, srv, f.clientOf(b, bobCert, false))
+		assertRevoked(t, serr, false, "CN=bob")
+		assertEnds(t, s.client)
+		assert.EqualValues(t, 1, f.dp.hits.Load())
 	})
 }
 

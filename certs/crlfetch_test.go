@@ -183,7 +183,7 @@ func TestCRLFetcherFetchesOnceAndKeepsACopy(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := f.CRL(dp.url("/ca.crl"))
+			c, err := f.CRL(dp.url("/ca.crl"), true)
 			if assert.NoError(t, err) {
 				got[i] = c.List().Raw
 			}
@@ -219,7 +219,7 @@ func TestCRLFetcherRefusesOversizeBodies(t *testing.T) {
 			list := dp.publish(ca, time.Now().Add(time.Hour))
 			dp.set(func() { dp.chunk = chunked })
 			f, logs, _ := newTestFetcher(t, CRLFetch{MaxBytes: int64(len(list.Raw) - 1)})
-			_, err := f.CRL(dp.url("/big.crl"))
+			_, err := f.CRL(dp.url("/big.crl"), true)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "max_bytes")
 			assert.Contains(t, logs.String(), dp.url("/big.crl"), "the failure is logged with its URL")
@@ -234,13 +234,35 @@ func TestCRLFetcherTimeout(t *testing.T) {
 	t.Cleanup(func() { close(hold) })
 	dp.set(func() { dp.hold = hold })
 	f, logs, _ := newTestFetcher(t, CRLFetch{Timeout: 100 * time.Millisecond})
-	_, err := f.CRL(dp.url("/slow.crl"))
+	_, err := f.CRL(dp.url("/slow.crl"), true)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "deadline exceeded")
 	// Later calls do not wait again: they get the failure at once.
-	_, err = f.CRL(dp.url("/slow.crl"))
+	_, err = f.CRL(dp.url("/slow.crl"), true)
 	require.Error(t, err)
 	assert.Contains(t, logs.String(), "CRL fetch failed")
+}
+
+// TestCRLFetcherNoWait: a caller that may not wait (a TLS library's
+// callback) learns that the first fetch is under way instead.
+func TestCRLFetcherNoWait(t *testing.T) {
+	ca, err := NewDevCA()
+	require.NoError(t, err)
+	dp := newCRLServer(t)
+	want := dp.publish(ca, time.Now().Add(time.Hour))
+	hold := make(chan struct{})
+	dp.set(func() { dp.hold = hold })
+	f, _, _ := newTestFetcher(t, CRLFetch{})
+	_, err = f.CRL(dp.url("/ca.crl"), false)
+	require.ErrorIs(t, err, gantrytls.ErrCRLPending)
+	close(hold)
+	c, err := f.CRL(dp.url("/ca.crl"), true)
+	require.NoError(t, err)
+	assert.Equal(t, want.Raw, c.List().Raw)
+	c, err = f.CRL(dp.url("/ca.crl"), false)
+	require.NoError(t, err)
+	assert.Equal(t, want.Raw, c.List().Raw)
+	assert.EqualValues(t, 1, dp.hits.Load())
 }
 
 func TestCRLFetcherUsesTheDiskCopyWhenThePointIsDown(t *testing.T) {
@@ -250,18 +272,18 @@ func TestCRLFetcherUsesTheDiskCopyWhenThePointIsDown(t *testing.T) {
 	want := dp.publish(ca, time.Now().Add(time.Hour))
 	dir := filepath.Join(t.TempDir(), "cache")
 	first, _, _ := newTestFetcher(t, CRLFetch{CacheDir: dir})
-	_, err = first.CRL(dp.url("/ca.crl"))
+	_, err = first.CRL(dp.url("/ca.crl"), true)
 	require.NoError(t, err)
 	require.NoError(t, first.Close())
 
 	dp.set(func() { dp.status = http.StatusServiceUnavailable })
 	again, logs, counts := newTestFetcher(t, CRLFetch{CacheDir: dir})
-	c, err := again.CRL(dp.url("/ca.crl"))
+	c, err := again.CRL(dp.url("/ca.crl"), true)
 	require.NoError(t, err, "the copy from the last run serves")
 	assert.Equal(t, want.Raw, c.List().Raw)
 	// It is fetched again at once in the background; failures keep it.
 	require.Eventually(t, func() bool { return counts.get("error") >= 2 }, waitFor, 10*time.Millisecond, "retried with backoff")
-	c, err = again.CRL(dp.url("/ca.crl"))
+	c, err = again.CRL(dp.url("/ca.crl"), true)
 	require.NoError(t, err)
 	assert.Equal(t, want.Raw, c.List().Raw, "the last good copy stays")
 	assert.Contains(t, logs.String(), "HTTP status 503")
@@ -277,13 +299,13 @@ func TestCRLFetcherRefreshesBeforeNextUpdate(t *testing.T) {
 	// Lists valid for an hour from when they are served, refreshed three
 	// seconds after they were signed.
 	f, _, counts := newTestFetcher(t, CRLFetch{RefreshBefore: time.Hour - 3*time.Second})
-	c, err := f.CRL(dp.url("/ca.crl"))
+	c, err := f.CRL(dp.url("/ca.crl"), true)
 	require.NoError(t, err)
 	require.Empty(t, c.List().RevokedCertificateEntries)
 
 	dp.publishFresh(ca, revokedOne.Cert)
 	require.Eventually(t, func() bool {
-		c, err := f.CRL(dp.url("/ca.crl"))
+		c, err := f.CRL(dp.url("/ca.crl"), true)
 		return err == nil && len(c.List().RevokedCertificateEntries) == 1
 	}, waitFor, 10*time.Millisecond, "the newer list is fetched before the old one is due")
 	assert.GreaterOrEqual(t, counts.get("ok"), 2)
@@ -300,13 +322,13 @@ func TestCRLFetcherKeepsTheNewerList(t *testing.T) {
 	time.Sleep(time.Millisecond) // a later CRL number, which DevCA takes from the clock
 	newer := dp.publish(ca, time.Now().Add(5*time.Second))
 	f, logs, counts := newTestFetcher(t, CRLFetch{})
-	_, err = f.CRL(dp.url("/ca.crl"))
+	_, err = f.CRL(dp.url("/ca.crl"), true)
 	require.NoError(t, err)
 
 	// Someone on the path answers with the older, validly signed list.
 	dp.set(func() { dp.body = oldBody })
 	require.Eventually(t, func() bool { return counts.get("error") >= 1 }, waitFor, 10*time.Millisecond)
-	c, err := f.CRL(dp.url("/ca.crl"))
+	c, err := f.CRL(dp.url("/ca.crl"), true)
 	require.NoError(t, err)
 	assert.Equal(t, newer.Raw, c.List().Raw)
 	assert.Contains(t, logs.String(), "older than the one held")
@@ -346,19 +368,19 @@ func TestCRLFetcherURLs(t *testing.T) {
 	f, _, _ := newTestFetcher(t, CRLFetch{MaxURLs: 1, Timeout: 100 * time.Millisecond})
 	for _, bad := range []string{"https://ca.example/ca.crl", "ldap://ca.example/cn=ca", "http:///ca.crl", "http://user@ca.example/ca.crl",
 		"http://ca.example/" + strings.Repeat("a", 3000)} {
-		_, err := f.CRL(bad)
+		_, err := f.CRL(bad, true)
 		assert.Error(t, err, bad)
 	}
 	dp := newCRLServer(t)
 	dp.set(func() { dp.status = http.StatusNotFound })
-	_, err := f.CRL(dp.url("/one.crl"))
+	_, err := f.CRL(dp.url("/one.crl"), true)
 	assert.ErrorContains(t, err, "HTTP status 404")
-	_, err = f.CRL(dp.url("/two.crl"))
+	_, err = f.CRL(dp.url("/two.crl"), true)
 	assert.ErrorContains(t, err, "max_urls")
 	assert.EqualValues(t, 1, dp.hits.Load(), "the second URL is not fetched")
 
 	require.NoError(t, f.Close())
-	_, err = f.CRL(dp.url("/three.crl"))
+	_, err = f.CRL(dp.url("/three.crl"), true)
 	assert.ErrorContains(t, err, "closed")
 }
 

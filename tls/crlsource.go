@@ -3,6 +3,7 @@ package tls
 import (
 	"bytes"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -19,11 +20,17 @@ import (
 // checked and carries that issuer's signature.
 type CRLSource interface {
 	// CRL returns the copy of the CRL published at url that the source
-	// holds, getting one first when it has none, which may take as long
-	// as one bounded fetch. An error means it has no copy; it names url
-	// and why, never what was fetched.
-	CRL(url string) (*FetchedCRL, error)
+	// holds. With wait, it gets one first when it has none, which may
+	// take as long as one bounded fetch; without, it never waits and
+	// returns ErrCRLPending while a first fetch is under way. Any other
+	// error means it has no copy; it names url and why, never what was
+	// fetched.
+	CRL(url string, wait bool) (*FetchedCRL, error)
 }
+
+// ErrCRLPending is what a CRLSource asked not to wait returns while the
+// first fetch of a list is under way.
+var ErrCRLPending = errors.New("the CRL is still being fetched")
 
 // FetchedCRL is a CRL from a distribution point, indexed once for the
 // lookups of every handshake that uses it. Make one with NewFetchedCRL
@@ -91,12 +98,16 @@ func newFetchedCRLs(source CRLSource, policy CRLExpiredPolicy, log *slog.Logger)
 }
 
 // filter returns the chains in which no certificate is revoked, as
-// crlSet.filter does.
-func (f *fetchedCRLs) filter(chains [][]*x509.Certificate, now time.Time) ([][]*x509.Certificate, error) {
+// crlSet.filter does. Without wait, it returns ErrCRLPending as soon as a
+// chain's verdict needs a list still being fetched.
+func (f *fetchedCRLs) filter(chains [][]*x509.Certificate, now time.Time, wait bool) ([][]*x509.Certificate, error) {
 	var kept [][]*x509.Certificate
 	var first error
 	for _, chain := range chains {
-		if err := f.check(chain, now); err != nil {
+		if err := f.check(chain, now, wait); err != nil {
+			if errors.Is(err, ErrCRLPending) {
+				return nil, err
+			}
 			if first == nil {
 				first = err
 			}
@@ -113,7 +124,7 @@ func (f *fetchedCRLs) filter(chains [][]*x509.Certificate, now time.Time) ([][]*
 // check looks up every certificate of chain but the trusted root that
 // names an http distribution point in the first list fetched from one of
 // them that its issuer signed.
-func (f *fetchedCRLs) check(chain []*x509.Certificate, now time.Time) error {
+func (f *fetchedCRLs) check(chain []*x509.Certificate, now time.Time, wait bool) error {
 	for i := 0; i+1 < len(chain); i++ {
 		cert, issuer := chain[i], chain[i+1]
 		urls := httpDistributionPoints(cert)
@@ -123,7 +134,10 @@ func (f *fetchedCRLs) check(chain []*x509.Certificate, now time.Time) error {
 		var usable *crlEntry
 		var why error
 		for _, u := range urls {
-			c, err := f.source.CRL(u)
+			c, err := f.source.CRL(u, wait)
+			if errors.Is(err, ErrCRLPending) {
+				return err
+			}
 			if err != nil {
 				why = err
 				continue

@@ -90,6 +90,37 @@ func NewClientVerifier(c *ServerConfig) *PeerVerifier {
 // the parsed peer certificates and, when the chain was verified, the
 // verified chains. A refusal is always a *VerifyError.
 func (v *PeerVerifier) Verify(rawCerts [][]byte, serverName string) ([]*x509.Certificate, [][]*x509.Certificate, error) {
+	certs, chains, _, err := v.verifyAll(rawCerts, serverName, true)
+	return certs, chains, err
+}
+
+// VerifyNoWait is Verify for a caller that must not wait on the network,
+// such as a TLS library's verify callback, which runs with the
+// connection's lock held. When the verdict depends on a CRL still being
+// fetched from a distribution point, it accepts for now and reports
+// pending: the caller must then call Verify, which waits, once the lock is
+// released and before the handshake completes or anything more is sent.
+func (v *PeerVerifier) VerifyNoWait(rawCerts [][]byte, serverName string) (certs []*x509.Certificate, chains [][]*x509.Certificate, pending bool, err error) {
+	return v.verifyAll(rawCerts, serverName, false)
+}
+
+func (v *PeerVerifier) verifyAll(rawCerts [][]byte, serverName string, wait bool) ([]*x509.Certificate, [][]*x509.Certificate, bool, error) {
+	certs, chains, err := v.verifyChain(rawCerts, serverName)
+	if err != nil || chains == nil || v.fetched == nil {
+		return certs, chains, false, err
+	}
+	kept, err := v.fetched.filter(chains, time.Now(), wait)
+	if errors.Is(err, ErrCRLPending) {
+		return certs, chains, true, nil
+	}
+	if err != nil {
+		return certs, nil, false, &VerifyError{Alert: revocationAlert(err), Err: err}
+	}
+	return certs, kept, false, nil
+}
+
+// verifyChain is Verify but for the CRLs fetched from distribution points.
+func (v *PeerVerifier) verifyChain(rawCerts [][]byte, serverName string) ([]*x509.Certificate, [][]*x509.Certificate, error) {
 	if len(rawCerts) == 0 {
 		if v.require {
 			return nil, nil, &VerifyError{Alert: AlertCertificateRequired, Err: ErrNoCertificate}
@@ -138,11 +169,6 @@ func (v *PeerVerifier) Verify(rawCerts [][]byte, serverName string) ([]*x509.Cer
 				alert = AlertCertificateUnknown
 			}
 			return certs, nil, &VerifyError{Alert: alert, Err: err}
-		}
-	}
-	if v.fetched != nil {
-		if chains, err = v.fetched.filter(chains, time.Now()); err != nil {
-			return certs, nil, &VerifyError{Alert: revocationAlert(err), Err: err}
 		}
 	}
 	return certs, chains, nil

@@ -133,6 +133,9 @@ func TestCRLFetchThroughBinary(t *testing.T) {
 			require.Eventually(t, func() bool { return strings.Contains(p.out(), "CRL fetch failed") },
 				time.Minute, 50*time.Millisecond, "the failed refresh is logged; output:\n%s", p.out())
 			assert.Contains(t, p.out(), point.srv.URL+"/clients.crl", "with its URL")
+			_, metrics := e.scrape("/metrics")
+			assert.Regexp(t, `gantry_crl_fetch_total\{result="ok"\} [1-9]`, metrics)
+			assert.Regexp(t, `gantry_crl_fetch_total\{result="error"\} [1-9]`, metrics)
 		})
 	}
 }
