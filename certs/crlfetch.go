@@ -426,12 +426,13 @@ func (f *CRLFetcher) accept(p *crlPoint, list *x509.RevocationList) error {
 			return nil
 		}
 	}
-	p.cur.Store(gantrytls.NewFetchedCRL(list))
-	p.err.Store(nil)
-	f.count("ok")
+	// On disk first, so that a list in use is one a restart finds.
 	if err := writeCachedCRL(p.file, list.Raw); err != nil {
 		f.log.Warn("CRL fetched but its copy not kept", "url", p.url, "file", p.file, "reason", err.Error())
 	}
+	p.cur.Store(gantrytls.NewFetchedCRL(list))
+	p.err.Store(nil)
+	f.count("ok")
 	return nil
 }
 
