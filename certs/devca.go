@@ -459,6 +459,10 @@ type ClientOptions struct {
 	DNSNames            []string
 	URIs                []*url.URL // such as spiffe://example.org/billing
 	EmailAddresses      []string
+	// CRLDistributionPoints are URLs where the CA publishes the CRL that
+	// would revoke the certificate (client_auth.crl_fetch follows the
+	// http ones). Not part of the identity.
+	CRLDistributionPoints []string
 }
 
 // IssueClientWith issues a client certificate with the subject and subject
@@ -478,9 +482,10 @@ func (ca *DevCA) IssueClientWith(opts ClientOptions) (*Issued, error) {
 			Organization:       append([]string(nil), opts.Organizations...),
 			OrganizationalUnit: append([]string(nil), opts.OrganizationalUnits...),
 		},
-		DNSNames:       append([]string(nil), opts.DNSNames...),
-		URIs:           append([]*url.URL(nil), opts.URIs...),
-		EmailAddresses: append([]string(nil), opts.EmailAddresses...),
-		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		DNSNames:              append([]string(nil), opts.DNSNames...),
+		URIs:                  append([]*url.URL(nil), opts.URIs...),
+		EmailAddresses:        append([]string(nil), opts.EmailAddresses...),
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		CRLDistributionPoints: append([]string(nil), opts.CRLDistributionPoints...),
 	})
 }

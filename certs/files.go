@@ -76,6 +76,9 @@ type ClientAuthFiles struct {
 	// CRLExpired is hard (the default: a CRL past its NextUpdate refuses
 	// every client of its issuer) or soft (log a warning and accept).
 	CRLExpired gantrytls.CRLExpiredPolicy `yaml:"crl_expired"`
+	// CRLFetch fetches the CRLs of client certificates from their
+	// distribution points, in addition to CRLs.
+	CRLFetch CRLFetch `yaml:"crl_fetch"`
 }
 
 // TicketFiles control session tickets, which let a returning client resume
@@ -139,6 +142,7 @@ func (f ServerFiles) Resolve(dir string) ServerFiles {
 	out.ClientAuth.CA = resolve(dir, f.ClientAuth.CA)
 	out.ClientAuth.CAs = resolveAll(dir, f.ClientAuth.CAs)
 	out.ClientAuth.CRLs = resolveAll(dir, f.ClientAuth.CRLs)
+	out.ClientAuth.CRLFetch.CacheDir = resolve(dir, f.ClientAuth.CRLFetch.CacheDir)
 	if f.SessionTickets.Enabled != nil {
 		enabled := *f.SessionTickets.Enabled
 		out.SessionTickets.Enabled = &enabled

@@ -280,6 +280,7 @@ func (a ClientAuthFiles) load(errs *fieldErrors, set *ServerSet) {
 	if len(a.CRLs) > 0 && mode != gantrytls.ClientAuthVerifyIfGiven && mode != gantrytls.ClientAuthRequireAndVerify {
 		errs.addf("client_auth.crls", "CRLs are set but mode %s does not verify client certificates, so they would never be checked (use verify-if-given or require-and-verify)", mode)
 	}
+	a.CRLFetch.check(errs, "client_auth.crl_fetch", mode == gantrytls.ClientAuthVerifyIfGiven || mode == gantrytls.ClientAuthRequireAndVerify)
 	for i, name := range a.CRLs {
 		field := fmt.Sprintf("client_auth.crls[%d]", i)
 		if name == "" {

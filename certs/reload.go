@@ -33,6 +33,9 @@ type Server struct {
 	// ocsp staples and refreshes OCSP responses; nil when no certificate
 	// has an OCSP source.
 	ocsp *stapler
+	// crls fetches CRLs from distribution points when
+	// client_auth.crl_fetch is on; it lives as long as s, across reloads.
+	crls *CRLFetcher
 }
 
 var _ gantrytls.Server = (*Server)(nil)
@@ -48,6 +51,18 @@ func NewServer(b gantrytls.Backend, base gantrytls.ServerConfig, files ServerFil
 	base.Groups = slices.Clone(base.Groups)
 	base.ALPN = slices.Clone(base.ALPN)
 	s := &Server{backend: b, base: base, files: files.Resolve("")}
+	if fetch := s.files.ClientAuth.CRLFetch; fetch.Enabled {
+		// Checked before anything is made, so a bad option is a
+		// FieldError and no fetcher is started for nothing.
+		if _, err := s.files.Load(); err != nil {
+			return nil, err
+		}
+		crls, err := NewCRLFetcher(fetch, base.Logger)
+		if err != nil {
+			return nil, &gantrytls.FieldError{Field: "client_auth.crl_fetch.cache_dir", Err: err}
+		}
+		s.crls = crls
+	}
 	for _, kp := range s.files.Certificates {
 		if kp.OCSP.set() {
 			s.ocsp = newStapler(s.files.OCSP, base.Logger)
@@ -59,6 +74,7 @@ func NewServer(b gantrytls.Backend, base gantrytls.ServerConfig, files ServerFil
 		if s.ocsp != nil {
 			s.ocsp.close()
 		}
+		s.closeCRLs()
 		return nil, err
 	}
 	s.slot.init(srv)
@@ -80,6 +96,10 @@ func (s *Server) compile() (gantrytls.Server, error) {
 		}
 	}
 	cfg := set.Apply(s.base)
+	if s.crls != nil {
+		cfg.CRLSource = s.crls
+		s.crls.Watch(caDistributionPoints(set.ClientCAs))
+	}
 	srv, err := s.backend.NewServer(&cfg)
 	if err == nil {
 		s.loaded.Store(&set)
@@ -118,8 +138,28 @@ func (s *Server) restaple() error {
 	return s.slot.replace(func() (gantrytls.Server, error) {
 		set := s.ocsp.current()
 		cfg := set.Apply(s.base)
+		if s.crls != nil {
+			cfg.CRLSource = s.crls
+		}
 		return s.backend.NewServer(&cfg)
 	})
+}
+
+// caDistributionPoints are the http CRL distribution points of the
+// configured client CAs: trusted by configuration, so followed from the
+// start, before any client names its own.
+func caDistributionPoints(cas []*x509.Certificate) []string {
+	var out []string
+	for _, ca := range cas {
+		out = append(out, gantrytls.HTTPDistributionPoints(ca)...)
+	}
+	return out
+}
+
+func (s *Server) closeCRLs() {
+	if s.crls != nil {
+		_ = s.crls.Close()
+	}
 }
 
 // Server wraps raw with the server side of TLS, using the certificates of
@@ -145,13 +185,15 @@ func (s *Server) Reload() error {
 	return nil
 }
 
-// Close stops the OCSP refresher and closes the compiled server.
-// Connections already made keep working.
+// Close stops the OCSP refresher and the CRL fetcher and closes the
+// compiled server. Connections already made keep working.
 func (s *Server) Close() error {
 	if s.ocsp != nil {
 		s.ocsp.close()
 	}
-	return s.slot.close()
+	err := s.slot.close()
+	s.closeCRLs()
+	return err
 }
 
 // Client is a gantrytls.Client compiled from a backend, a base config and

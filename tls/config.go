@@ -313,6 +313,13 @@ type ServerConfig struct {
 	// finishing a handshake. It must be safe for concurrent use and quick:
 	// it runs on the handshake path.
 	Authorize func(chains [][]*x509.Certificate) error `yaml:"-"`
+	// CRLSource, when set, supplies the CRLs published at the http
+	// distribution points of the certificates of verified client chains,
+	// checked as CRLs are. A certificate none of whose points yields a
+	// list of its issuer is refused under CRLExpiredHard and accepted
+	// with a warning under CRLExpiredSoft. It needs a client-auth mode
+	// that verifies.
+	CRLSource CRLSource `yaml:"-"`
 	// Logger receives warnings from verification (an expired CRL under
 	// CRLExpiredSoft); nil means slog.Default().
 	Logger *slog.Logger `yaml:"-"`
@@ -377,6 +384,9 @@ func (c *ServerConfig) Validate() error {
 	}
 	if c.Authorize != nil && !c.ClientAuth.verifies() {
 		return fieldErr("client_auth.mode", "an Authorize check is set but client auth %q does not verify client certificates, so it would judge certificates nobody checked", c.ClientAuth)
+	}
+	if c.CRLSource != nil && !c.ClientAuth.verifies() {
+		return fieldErr("client_auth.crl_fetch.enabled", "CRL fetching is on but client auth %q does not verify client certificates, so no CRL would ever be checked (use verify-if-given or require-and-verify)", c.ClientAuth)
 	}
 	if !c.CRLExpired.valid() {
 		return fieldErr("client_auth.crl_expired", "invalid expired-CRL policy %d", int(c.CRLExpired))

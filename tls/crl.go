@@ -108,15 +108,20 @@ func newCRLSet(lists []*x509.RevocationList, policy CRLExpiredPolicy, log *slog.
 	}
 	s := &crlSet{policy: policy, log: log}
 	for _, l := range lists {
-		e := &crlEntry{list: l, revoked: make(map[string]struct{}, len(l.RevokedCertificateEntries)), signed: map[string]bool{}}
-		for _, r := range l.RevokedCertificateEntries {
-			if r.SerialNumber != nil {
-				e.revoked[r.SerialNumber.Text(16)] = struct{}{}
-			}
-		}
-		s.lists = append(s.lists, e)
+		s.lists = append(s.lists, newCRLEntry(l))
 	}
 	return s
+}
+
+// newCRLEntry indexes the revoked serials of l.
+func newCRLEntry(l *x509.RevocationList) *crlEntry {
+	e := &crlEntry{list: l, revoked: make(map[string]struct{}, len(l.RevokedCertificateEntries)), signed: map[string]bool{}}
+	for _, r := range l.RevokedCertificateEntries {
+		if r.SerialNumber != nil {
+			e.revoked[r.SerialNumber.Text(16)] = struct{}{}
+		}
+	}
+	return e
 }
 
 // signedBy reports whether issuer signed the CRL.
@@ -165,20 +170,30 @@ func (s *crlSet) check(chain []*x509.Certificate, now time.Time) error {
 			if !bytes.Equal(e.list.RawIssuer, cert.RawIssuer) || !e.signedBy(issuer) {
 				continue
 			}
-			if !e.list.NextUpdate.IsZero() && now.After(e.list.NextUpdate) {
-				if s.policy == CRLExpiredHard {
-					return &RevokedError{Subject: cert.Subject.String(), Serial: cert.SerialNumber.Text(16),
-						Issuer: issuer.Subject.String(), Expired: true, NextUpdate: e.list.NextUpdate}
-				}
-				if !e.warned.Swap(true) {
-					s.log.Warn("CRL has expired; accepting clients of its issuer anyway (client_auth.crl_expired: soft)",
-						"issuer", issuer.Subject.String(), "next_update", e.list.NextUpdate.UTC().Format(time.RFC3339))
-				}
-			}
-			if _, revoked := e.revoked[cert.SerialNumber.Text(16)]; revoked {
-				return &RevokedError{Subject: cert.Subject.String(), Serial: cert.SerialNumber.Text(16), Issuer: issuer.Subject.String()}
+			if err := e.judge(cert, issuer, now, s.policy, s.log); err != nil {
+				return err
 			}
 		}
+	}
+	return nil
+}
+
+// judge looks cert up in e, a CRL of issuer that carries its signature. An
+// expired e refuses cert under CRLExpiredHard and is still checked, after
+// one warning, under CRLExpiredSoft.
+func (e *crlEntry) judge(cert, issuer *x509.Certificate, now time.Time, policy CRLExpiredPolicy, log *slog.Logger) error {
+	if !e.list.NextUpdate.IsZero() && now.After(e.list.NextUpdate) {
+		if policy == CRLExpiredHard {
+			return &RevokedError{Subject: cert.Subject.String(), Serial: cert.SerialNumber.Text(16),
+				Issuer: issuer.Subject.String(), Expired: true, NextUpdate: e.list.NextUpdate}
+		}
+		if !e.warned.Swap(true) {
+			log.Warn("CRL has expired; accepting clients of its issuer anyway (client_auth.crl_expired: soft)",
+				"issuer", issuer.Subject.String(), "next_update", e.list.NextUpdate.UTC().Format(time.RFC3339))
+		}
+	}
+	if _, revoked := e.revoked[cert.SerialNumber.Text(16)]; revoked {
+		return &RevokedError{Subject: cert.Subject.String(), Serial: cert.SerialNumber.Text(16), Issuer: issuer.Subject.String()}
 	}
 	return nil
 }

@@ -201,7 +201,7 @@ func TestConfigYAMLKeys(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{
 		"Certificates": "-", "Policy": "policy", "CipherSuites": "cipher_suites", "Groups": "groups",
-		"ALPN": "alpn", "ClientAuth": "-", "ClientCAs": "-", "CRLs": "-", "CRLExpired": "-", "Authorize": "-", "Logger": "-", "DisableSessionTickets": "-",
+		"ALPN": "alpn", "ClientAuth": "-", "ClientCAs": "-", "CRLs": "-", "CRLExpired": "-", "Authorize": "-", "CRLSource": "-", "Logger": "-", "DisableSessionTickets": "-",
 		"SessionTicketKeys": "-", "HandshakeTimeout": "handshake_timeout", "ECHKeys": "-",
 	}, keys(tls.ServerConfig{}))
 	assert.Equal(t, map[string]string{

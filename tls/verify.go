@@ -49,6 +49,7 @@ type PeerVerifier struct {
 	verifyHost bool    // check the name (servers only)
 	crls       *crlSet // nil: no revocation check
 	authorize  func([][]*x509.Certificate) error
+	fetched    *fetchedCRLs // nil: no CRLs from distribution points
 
 	// ct is the Certificate Transparency policy, nil when there is none;
 	// ctErr is set instead when it did not compile: every server is then
@@ -93,6 +94,7 @@ func NewClientVerifier(c *ServerConfig) *PeerVerifier {
 	if v.verify {
 		v.crls = newCRLSet(c.CRLs, c.CRLExpired, c.Logger)
 		v.authorize = c.Authorize
+		v.fetched = newFetchedCRLs(c.CRLSource, c.CRLExpired, c.Logger)
 	}
 	return v
 }
@@ -102,6 +104,37 @@ func NewClientVerifier(c *ServerConfig) *PeerVerifier {
 // the parsed peer certificates and, when the chain was verified, the
 // verified chains. A refusal is always a *VerifyError.
 func (v *PeerVerifier) Verify(rawCerts [][]byte, serverName string) ([]*x509.Certificate, [][]*x509.Certificate, error) {
+	certs, chains, _, err := v.verifyAll(rawCerts, serverName, true)
+	return certs, chains, err
+}
+
+// VerifyNoWait is Verify for a caller that must not wait on the network,
+// such as a TLS library's verify callback, which runs with the
+// connection's lock held. When the verdict depends on a CRL still being
+// fetched from a distribution point, it accepts for now and reports
+// pending: the caller must then call Verify, which waits, once the lock is
+// released and before the handshake completes or anything more is sent.
+func (v *PeerVerifier) VerifyNoWait(rawCerts [][]byte, serverName string) (certs []*x509.Certificate, chains [][]*x509.Certificate, pending bool, err error) {
+	return v.verifyAll(rawCerts, serverName, false)
+}
+
+func (v *PeerVerifier) verifyAll(rawCerts [][]byte, serverName string, wait bool) ([]*x509.Certificate, [][]*x509.Certificate, bool, error) {
+	certs, chains, err := v.verifyChain(rawCerts, serverName)
+	if err != nil || chains == nil || v.fetched == nil {
+		return certs, chains, false, err
+	}
+	kept, err := v.fetched.filter(chains, time.Now(), wait)
+	if errors.Is(err, ErrCRLPending) {
+		return certs, chains, true, nil
+	}
+	if err != nil {
+		return certs, nil, false, &VerifyError{Alert: revocationAlert(err), Err: err}
+	}
+	return certs, kept, false, nil
+}
+
+// verifyChain is Verify but for the CRLs fetched from distribution points.
+func (v *PeerVerifier) verifyChain(rawCerts [][]byte, serverName string) ([]*x509.Certificate, [][]*x509.Certificate, error) {
 	if len(rawCerts) == 0 {
 		if v.require {
 			return nil, nil, &VerifyError{Alert: AlertCertificateRequired, Err: ErrNoCertificate}
@@ -158,6 +191,15 @@ func (v *PeerVerifier) Verify(rawCerts [][]byte, serverName string) ([]*x509.Cer
 		}
 	}
 	return certs, chains, nil
+}
+
+// revocationAlert is certificate_revoked for a listed certificate and
+// certificate_unknown when revocation could not be known.
+func revocationAlert(err error) Alert {
+	if re, ok := err.(*RevokedError); ok && !re.Expired {
+		return AlertCertificateRevoked
+	}
+	return AlertCertificateUnknown
 }
 
 func alertFor(err error) Alert {

@@ -161,6 +161,9 @@ func (rt *server) build(c *config.Config, pool []inherited) (*generation, error)
 	if rt.m != nil {
 		opts.Metrics = rt.m
 	}
+	if rt.ops != nil {
+		countCRLFetches(&opts, rt.ops)
+	}
 	p, err := proxy.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("gantry serve: %w", err)
@@ -471,4 +474,19 @@ func (rt *server) reopenLogs() {
 		return
 	}
 	rt.log.Info("access log reopened", "file", rt.access.path)
+}
+
+// countCRLFetches points every listener's CRL fetcher at
+// gantry_crl_fetch_total. Each listener gets its own copy of its TLS
+// options, so the loaded config is left as it was.
+func countCRLFetches(opts *proxy.Options, ops *metrics.Ops) {
+	for i := range opts.Listeners {
+		t := opts.Listeners[i].TLS
+		if t == nil || !t.Files.ClientAuth.CRLFetch.Enabled {
+			continue
+		}
+		withCount := *t
+		withCount.Files.ClientAuth.CRLFetch.OnFetch = ops.CRLFetch
+		opts.Listeners[i].TLS = &withCount
+	}
 }

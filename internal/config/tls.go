@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gantry-proxy/gantry/certs"
 	"github.com/gantry-proxy/gantry/mtls"
 	"github.com/gantry-proxy/gantry/proxy"
 	gantrytls "github.com/gantry-proxy/gantry/tls"
@@ -70,6 +71,7 @@ func (c *Config) listenerTLS(errs *errorList, key string, t *proxy.ListenerTLS, 
 
 	t.Files = t.Files.Resolve(c.dir)
 	t.Files.KeyGuard = c.loaded.keyGuard
+	c.crlFetchNotZero(errs, key+".client_auth.crl_fetch", t.Files.ClientAuth.CRLFetch)
 	set, err := t.Files.Load()
 	placeAt(errs, key, err)
 	c.warn(errs, key, set.Warnings)
@@ -147,6 +149,23 @@ func checkALPN(errs *errorList, key string, alpn []string) {
 	for i, p := range alpn {
 		if !knownALPN[p] {
 			errs.addf(fmt.Sprintf("%s[%d]", key, i), "protocol %q is not one Gantry speaks (want h2 or http/1.1)", p)
+		}
+	}
+}
+
+// crlFetchNotZero refuses a crl_fetch bound written as zero: to a Go
+// caller zero means the default, but in a file it reads as "no bound",
+// which none of them can be. Negative values are certs' to refuse.
+func (c *Config) crlFetchNotZero(errs *errorList, key string, o certs.CRLFetch) {
+	for _, b := range []struct {
+		name string
+		zero bool
+	}{
+		{"timeout", o.Timeout == 0}, {"refresh_before", o.RefreshBefore == 0},
+		{"max_bytes", o.MaxBytes == 0}, {"max_urls", o.MaxURLs == 0},
+	} {
+		if b.zero && c.present(key+"."+b.name) {
+			errs.addf(key+"."+b.name, "must be positive (leave it out for the default)")
 		}
 	}
 }

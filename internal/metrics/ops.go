@@ -16,6 +16,7 @@ type Ops struct {
 	upgrades    *prometheus.CounterVec
 	certReloads *prometheus.CounterVec
 	expiry      *prometheus.GaugeVec
+	crlFetch    *prometheus.CounterVec
 }
 
 // Ops registers the operational collectors on m's registry; call it once.
@@ -37,15 +38,31 @@ func (m *Metrics) Ops() *Ops {
 			Name: "gantry_certificate_expiry_timestamp_seconds",
 			Help: "NotAfter of each certificate loaded from files, as a Unix time, by listener (empty for an upstream's), role (served, client_ca, upstream_client), subject name and serial number.",
 		}, []string{"listener", "role", "name", "serial"}),
+		crlFetch: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gantry_crl_fetch_total",
+			Help: "Fetches of client CRLs from their distribution points (client_auth.crl_fetch) by result: ok (a new list), unchanged (the list held was served again) or error (the list held, if any, is kept).",
+		}, []string{"result"}),
 	}
 	for _, r := range []string{ResultOK, ResultError} {
 		o.reloads.WithLabelValues(r)
 		o.upgrades.WithLabelValues(r)
 		o.certReloads.WithLabelValues(r)
 	}
+	for _, r := range []string{ResultOK, CRLFetchUnchanged, ResultError} {
+		o.crlFetch.WithLabelValues(r)
+	}
 	m.reg.MustRegister(o.reloads, o.upgrades, o.certReloads, o.expiry)
+	m.reg.MustRegister(o.crlFetch)
 	return o
 }
+
+// CRLFetchUnchanged is the result of a CRL fetch that brought the list
+// already held.
+const CRLFetchUnchanged = "unchanged"
+
+// CRLFetch counts one fetch of a client CRL by result: ok, unchanged or
+// error.
+func (o *Ops) CRLFetch(result string) { o.crlFetch.WithLabelValues(result).Inc() }
 
 // Reload counts one reload; err nil means it took effect.
 func (o *Ops) Reload(err error) { o.reloads.WithLabelValues(result(err)).Inc() }

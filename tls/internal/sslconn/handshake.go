@@ -104,6 +104,9 @@ func (c *Conn) handshake(ctx context.Context) (err error) {
 			if err := c.verifyResumed(); err != nil {
 				return err
 			}
+			if err := c.verifyPending(); err != nil {
+				return err
+			}
 		}
 		if st.Status == Done && !c.isClient && (st.Out > 0 || st.More) {
 			// The server's last flight is only session tickets, which the
@@ -225,6 +228,26 @@ func (c *Conn) verifySCTs() error {
 		c.peer.err = err
 		return err
 	}
+	return nil
+}
+
+// verifyPending finishes the verification the callback left pending: a
+// CRL it needed was still being fetched, and waiting for it under the
+// engine's lock would hold the lock while waiting on the network. Here no
+// lock is held and nothing of the handshake's end has been sent yet; a
+// refusal ends the conn as verifyResumed's does.
+func (c *Conn) verifyPending() error {
+	ders := c.peer.pending
+	if ders == nil {
+		return nil
+	}
+	c.peer.pending = nil
+	certs, chains, err := c.peer.verifier.Verify(ders, c.name)
+	if err != nil {
+		c.peer.err = err
+		return err
+	}
+	c.peer.certs, c.peer.chains = certs, chains
 	return nil
 }
 

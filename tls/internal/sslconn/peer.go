@@ -16,6 +16,10 @@ type peerState struct {
 	certs      []*x509.Certificate
 	chains     [][]*x509.Certificate
 	err        error
+	// pending is the chain the callback accepted only for now: its
+	// verdict needs a CRL still being fetched, which the callback, run
+	// under the engine's lock, must not wait for.
+	pending [][]byte
 }
 
 // verify is the engine's VerifyFunc: the shared Go verifier decides, so
@@ -25,8 +29,11 @@ func (ps *peerState) verify(ders [][]byte, malformed error) uint8 {
 		ps.err = &gtls.VerifyError{Alert: gtls.AlertBadCertificate, Err: malformed}
 		return uint8(gtls.AlertBadCertificate)
 	}
-	certs, chains, err := ps.verifier.Verify(ders, ps.serverName)
+	certs, chains, pending, err := ps.verifier.VerifyNoWait(ders, ps.serverName)
 	ps.certs, ps.chains = certs, chains
+	if pending {
+		ps.pending = ders
+	}
 	if err != nil {
 		ps.err = err
 		var ve *gtls.VerifyError
