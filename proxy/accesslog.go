@@ -68,6 +68,9 @@ func (a *accessLog) log(s *Session, err error) {
 			slog.String("cipher", stdtls.CipherSuiteName(d.TLS.CipherSuite)),
 			slog.String("alpn", d.TLS.NegotiatedProtocol),
 		)
+		if d.JA4 != "" {
+			attrs = append(attrs, slog.String("ja4", d.JA4))
+		}
 	}
 	if id := d.ClientIdentity; id != nil {
 		// Who the client is, never its certificate.

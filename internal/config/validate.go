@@ -156,6 +156,7 @@ func (c *Config) validateServer(errs *errorList) {
 		errs.addf("server.limits.h2_max_concurrent_streams", "must be at least 1")
 	}
 	c.validateFilter(errs)
+	c.validateJA4Filter(errs)
 	c.validateDNS(errs)
 	c.validateForwarding(errs)
 
@@ -283,6 +284,7 @@ func (c *Config) validateListeners(errs *errorList) {
 			continue
 		}
 		c.listenerTLS(errs, key+".tls", l.TLS, handshake)
+		c.listenerHello(errs, key+".tls", l.TLS)
 	}
 }
 
