@@ -81,6 +81,10 @@ type Capabilities struct {
 	// BoringSSL). A config that narrows them is then refused rather than
 	// silently ignored.
 	FixedTLS13Suites bool
+	// ClientFingerprints is set when the backend's client can send the
+	// ClientHello of another TLS client (ClientConfig.Fingerprint): gostd,
+	// through uTLS.
+	ClientFingerprints bool
 }
 
 // HasGroup reports whether g is among c.Groups.

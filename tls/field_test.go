@@ -208,6 +208,6 @@ func TestConfigYAMLKeys(t *testing.T) {
 		"RootCAs": "-", "DisableVerifyCert": "verify_cert,negate", "DisableVerifyHostname": "verify_hostname,negate",
 		"Certificate": "-", "Policy": "policy", "CipherSuites": "cipher_suites", "Groups": "groups", "ALPN": "alpn",
 		"MaxVersion": "-", "DisableSessionCache": "session_cache,negate", "SessionCacheSize": "session_cache_size",
-		"HandshakeTimeout": "-",
+		"HandshakeTimeout": "-", "Fingerprint": "fingerprint",
 	}, keys(tls.ClientConfig{}))
 }

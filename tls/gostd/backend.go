@@ -31,6 +31,8 @@ func (backend) Capabilities() tls.Capabilities {
 		Groups:   []tls.Group{tls.X25519MLKEM768, tls.X25519, tls.P256, tls.P384},
 		// crypto/tls has no setting for the TLS 1.3 suites.
 		FixedTLS13Suites: true,
+		// Clients can send a browser's ClientHello, through uTLS.
+		ClientFingerprints: true,
 	}
 	for _, s := range tls.Suites() {
 		caps.CipherSuites = append(caps.CipherSuites, s.ID)
