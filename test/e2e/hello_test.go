@@ -140,6 +140,7 @@ routes: [{upstream: app}]
 upstreams:
   app: {addresses: [%q]}
 logging: {level: info, format: json, access_log_file: %q}
+metrics: {address: "127.0.0.1:0"}
 `, deniedJA4, backend, origin.Listener.Addr().String(), access)), 0o600))
 			code, _, stderr := runGantry(t, "check", "-c", file)
 			require.Equal(t, 0, code, stderr)
@@ -149,6 +150,8 @@ logging: {level: info, format: json, access_log_file: %q}
 			require.NotNil(t, m)
 			addr := m[1]
 			_, port, _ := net.SplitHostPort(addr)
+			mm := regexp.MustCompile(`metrics on (http://\S+/metrics)`).FindStringSubmatch(p.waitLine(t, "metrics on "))
+			require.NotNil(t, mm)
 
 			// curl and an allowed Go client are served.
 			out := curl(t, "--http1.1", "--cacert", files.CA, "https://localhost:"+port+"/")
@@ -171,6 +174,15 @@ logging: {level: info, format: json, access_log_file: %q}
 			_, err = goDial(addr, deniedCfg.Clone())
 			require.Error(t, err)
 			assert.NotContains(t, err.Error(), "unrecognized name")
+
+			metrics := curl(t, mm[1])
+			for _, series := range []string{
+				`gantry_client_hello_refusals_total{listener="127.0.0.1:0",reason="sni_not_allowed"} 2`,
+				`gantry_client_hello_refusals_total{listener="127.0.0.1:0",reason="sni_missing"} 1`,
+				`gantry_client_hello_refusals_total{listener="127.0.0.1:0",reason="ja4_denied"} 1`,
+			} {
+				assert.Contains(t, metrics, series)
+			}
 
 			require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 			assert.Equal(t, 0, p.wait(t), "output:\n%s", p.out())
