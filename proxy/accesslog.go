@@ -73,6 +73,9 @@ func (a *accessLog) log(s *Session, err error) {
 			// the public name.
 			attrs = append(attrs, slog.Bool("ech", true))
 		}
+		if d.JA4 != "" {
+			attrs = append(attrs, slog.String("ja4", d.JA4))
+		}
 	}
 	if id := d.ClientIdentity; id != nil {
 		// Who the client is, never its certificate.

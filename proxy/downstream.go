@@ -33,14 +33,20 @@ func (p *Proxy) serveConn(l *listener, c *trackedConn) {
 		p.serveH1(l, c, conn, nil, "", nil, nil)
 		return
 	}
+	start := time.Now()
+	// The deadline bounds the raw reads (the ClientHello Gantry reads
+	// itself, and those of backends that do not honour the context) and a
+	// client that never sends a ClientHello; the context bounds backends
+	// that honour it.
+	_ = c.SetDeadline(start.Add(l.timeouts.TLSHandshake))
+	if l.inspect {
+		if conn = p.inspectHello(l, c, conn); conn == nil {
+			return // logged and counted
+		}
+	}
 	tc := l.tlsServer.Server(conn)
 	defer tc.Close()
-	start := time.Now()
-	// The context bounds backends that honour it; the deadline bounds the
-	// raw reads of those that do not, and a client that never sends a
-	// ClientHello.
 	ctx, cancel := context.WithTimeout(p.ctx, l.timeouts.TLSHandshake)
-	_ = c.SetDeadline(start.Add(l.timeouts.TLSHandshake))
 	err := tc.HandshakeContext(ctx)
 	cancel()
 	state := tc.ConnectionState()
@@ -75,7 +81,7 @@ func (p *Proxy) serveConn(l *listener, c *trackedConn) {
 		// HTTP/2 drains itself on shutdown (GOAWAY), so it is never
 		// closed as idle.
 		c.idle.Store(false)
-		l.h2.ServeConn(p.ctx, tc, p.h2Handler(l, &state, l.backend, portOf(c.LocalAddr()), peer, ident))
+		l.h2.ServeConn(p.ctx, tc, p.h2Handler(l, &state, l.backend, portOf(c.LocalAddr()), peer, ident, c.ja4))
 		return
 	}
 	p.serveH1(l, c, tc, &state, l.backend, peer, ident)

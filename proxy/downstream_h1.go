@@ -108,7 +108,7 @@ func (p *Proxy) serveH1(l *listener, track *trackedConn, c net.Conn, state *stdt
 	sc.src = headDeadlineReader{c: c, limit: l.timeouts.RequestHeader}
 	sc.rd.Reset(&sc.src)
 	sc.bw.Reset(c)
-	sc.s.Downstream = DownstreamInfo{RemoteAddr: c.RemoteAddr(), Listener: l.name, Proto: "HTTP/1.1", TLS: state, TLSBackend: backend, ClientIdentity: ident, peer: peer, localPort: portOf(c.LocalAddr())}
+	sc.s.Downstream = DownstreamInfo{RemoteAddr: c.RemoteAddr(), Listener: l.name, Proto: "HTTP/1.1", TLS: state, TLSBackend: backend, ClientIdentity: ident, JA4: track.ja4, peer: peer, localPort: portOf(c.LocalAddr())}
 	sc.s.paths = l.paths
 	sc.s.reqTrailer = sc.rd.Trailer
 	sc.s.interruptBody = func() { _ = c.SetReadDeadline(time.Unix(1, 0)) }

@@ -15,9 +15,9 @@ import (
 
 // h2Handler is the http.Handler proxy/h2 calls for each stream of one
 // downstream connection.
-func (p *Proxy) h2Handler(l *listener, state *stdtls.ConnectionState, backend, localPort string, peer *clientPeer, ident *mtls.Identity) http.Handler {
+func (p *Proxy) h2Handler(l *listener, state *stdtls.ConnectionState, backend, localPort string, peer *clientPeer, ident *mtls.Identity, ja4 string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p.serveStream(l, w, r, state, backend, localPort, peer, ident) {
+		if p.serveStream(l, w, r, state, backend, localPort, peer, ident, ja4) {
 			// The head went out and the body cannot be completed, or the
 			// request body went idle: reset the stream, so the client never
 			// takes a cut body for a whole one. x/net sends INTERNAL_ERROR;
@@ -29,7 +29,7 @@ func (p *Proxy) h2Handler(l *listener, state *stdtls.ConnectionState, backend, l
 
 // serveStream proxies one HTTP/2 stream; it reports whether the stream must
 // be reset: its response could not be completed, or its body went idle.
-func (p *Proxy) serveStream(l *listener, w http.ResponseWriter, r *http.Request, state *stdtls.ConnectionState, backend, localPort string, peer *clientPeer, ident *mtls.Identity) bool {
+func (p *Proxy) serveStream(l *listener, w http.ResponseWriter, r *http.Request, state *stdtls.ConnectionState, backend, localPort string, peer *clientPeer, ident *mtls.Identity, ja4 string) bool {
 	rc := http.NewResponseController(w)
 	s := &Session{
 		Start: time.Now(),
@@ -41,6 +41,7 @@ func (p *Proxy) serveStream(l *listener, w http.ResponseWriter, r *http.Request,
 			TLS:            state,
 			TLSBackend:     backend,
 			ClientIdentity: ident,
+			JA4:            ja4,
 			peer:           peer,
 			localPort:      localPort,
 		},

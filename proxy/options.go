@@ -113,6 +113,15 @@ type ListenerTLS struct {
 	// its connection closed right after the handshake, before any request
 	// is read.
 	ClientIdentity mtls.Options `yaml:"client_identity"`
+	// SNI is the listener's server name allow-list, judged on the
+	// ClientHello Gantry reads before the backend's handshake.
+	SNI SNIOptions `yaml:"sni"`
+	// InspectHello (inspect_hello, default true) has Gantry read and
+	// parse the ClientHello itself before the backend's handshake, for
+	// the access log's ja4 field, hooks (DownstreamInfo.JA4), the sni
+	// allow-list and the filter's ja4 rules. False leaves the hello to
+	// the backend alone; sni and filter.ja4 then cannot apply.
+	InspectHello *bool `yaml:"inspect_hello"`
 }
 
 // Option types that live with the code they configure, under the names the
@@ -135,6 +144,10 @@ type (
 	ProxyProtocolOptions = listen.ProxyProtocolOptions
 	// PathPolicy is how a listener treats ambiguous request paths.
 	PathPolicy = canon.Policy
+	// SNIOptions is a listener's server name allow-list.
+	SNIOptions = listen.SNIOptions
+	// JA4Options is the connection filter's JA4 allow- and deny-list.
+	JA4Options = listen.JA4Options
 )
 
 // Balance policies for an upstream group.
@@ -301,4 +314,10 @@ type DNSMetrics interface {
 // handshake) or "route" (403), reason one of mtls.Reasons.
 type IdentityMetrics interface {
 	ClientIdentityRefused(listener, level string, reason mtls.Reason)
+}
+
+// HelloMetrics is implemented by a Metrics that also counts connections
+// refused on their ClientHello, by reason (one of listen.HelloReasons).
+type HelloMetrics interface {
+	ClientHelloRefused(listener, reason string)
 }

@@ -74,6 +74,10 @@ type listener struct {
 	verifies bool
 	identity *mtls.Policy // nil: any verified client, or none
 	forward  mtls.Forward
+	// inspect has the ClientHello read before the handshake; sni judges
+	// its server name (nil admits any).
+	inspect bool
+	sni     *listen.SNIPolicy
 }
 
 // New validates opts and compiles every TLS configuration once. Nothing
@@ -185,6 +189,10 @@ func (p *Proxy) compileListener(i int, lo ListenerOptions) (*listener, error) {
 			return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
 		}
 		l.tlsServer, l.backend = srv, backend
+		if err := l.compileHello(lo.TLS, p.filter); err != nil {
+			_ = srv.Close()
+			return nil, fmt.Errorf("proxy: listener %q: %w", l.name, err)
+		}
 	}
 	l.h2, err = h2.NewServer(h2.ServerOptions{
 		MaxConcurrentStreams: p.limits.H2MaxConcurrentStreams,
@@ -547,6 +555,8 @@ type trackedConn struct {
 	// before its first request is not idle, so a drain lets a client that
 	// just connected have its answer.
 	idle atomic.Bool
+	// ja4 is the fingerprint of the connection's ClientHello, once read.
+	ja4 string
 }
 
 // NetConn returns the connection underneath, which writes go straight to:

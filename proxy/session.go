@@ -52,6 +52,10 @@ type DownstreamInfo struct {
 	// nil when the listener does not verify client certificates or the
 	// client sent none.
 	ClientIdentity *mtls.Identity
+	// JA4 is the FoxIO JA4 fingerprint of the client's ClientHello
+	// ("t13d1516h2_8daaf6152771_e5627efa2ab1"); empty on plaintext and
+	// on listeners with tls.inspect_hello false.
+	JA4 string
 
 	peer      *clientPeer // the verified certificate behind ClientIdentity
 	ip        string      // RemoteAddr's host, computed once per connection

@@ -85,6 +85,10 @@ type Capabilities struct {
 	// ClientHello with ServerConfig.ECHKeys; a config with keys is refused
 	// by a backend without it.
 	ServerECH bool
+	// ClientFingerprints is set when the backend's client can send the
+	// ClientHello of another TLS client (ClientConfig.Fingerprint): gostd,
+	// through uTLS.
+	ClientFingerprints bool
 }
 
 // HasGroup reports whether g is among c.Groups.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -464,6 +465,48 @@ type ClientConfig struct {
 	// response is bad or says revoked, require also refuses a server that
 	// staples none.
 	OCSP OCSPCheck `yaml:"ocsp"`
+	// Fingerprint, when set, sends the ClientHello of a browser
+	// (FingerprintChrome, FingerprintFirefox, FingerprintSafari) or a
+	// randomized one (FingerprintRandomized) instead of the backend's
+	// own, for upstreams that judge clients by their fingerprint. The
+	// profile decides the suites, groups and extensions offered (so
+	// cipher_suites, groups and MaxVersion cannot be set with it); ALPN
+	// is still ALPN, and the negotiated version and suite must still be
+	// ones Policy allows. Certificates are verified as always.
+	Fingerprint string `yaml:"fingerprint"`
+}
+
+// ClientHello fingerprints a ClientConfig can ask for.
+const (
+	FingerprintChrome     = "chrome"
+	FingerprintFirefox    = "firefox"
+	FingerprintSafari     = "safari"
+	FingerprintRandomized = "randomized"
+)
+
+// Fingerprints lists the values of ClientConfig.Fingerprint.
+func Fingerprints() []string {
+	return []string{FingerprintChrome, FingerprintFirefox, FingerprintSafari, FingerprintRandomized}
+}
+
+// validateFingerprint checks Fingerprint and what it cannot go with.
+func (c *ClientConfig) validateFingerprint() error {
+	switch c.Fingerprint {
+	case "":
+		return nil
+	case FingerprintChrome, FingerprintFirefox, FingerprintSafari, FingerprintRandomized:
+	default:
+		return fieldErr("fingerprint", "unknown fingerprint %q (want %s)", c.Fingerprint, strings.Join(Fingerprints(), ", "))
+	}
+	switch {
+	case len(c.CipherSuites) > 0:
+		return fieldErr("cipher_suites", "cannot be set with fingerprint %q: the profile decides the suites offered", c.Fingerprint)
+	case len(c.Groups) > 0:
+		return fieldErr("groups", "cannot be set with fingerprint %q: the profile decides the groups offered", c.Fingerprint)
+	case c.MaxVersion != 0:
+		return fieldErr("max_version", "cannot be set with fingerprint %q: the profile decides the versions offered", c.Fingerprint)
+	}
+	return nil
 }
 
 // Validate checks the config without any backend.
@@ -507,11 +550,14 @@ func (c *ClientConfig) Validate() error {
 	if _, err := c.OCSP.MarshalText(); err != nil {
 		return fieldErr("ocsp", "invalid OCSP check %d", int(c.OCSP))
 	}
-	return nil
+	return c.validateFingerprint()
 }
 
 // Params resolves the config's policy against a backend's capabilities.
 func (c *ClientConfig) Params(caps Capabilities) (Params, error) {
+	if c.Fingerprint != "" && !caps.ClientFingerprints {
+		return Params{}, fieldErr("fingerprint", "cannot send a %s ClientHello: only the gostd backend can mimic another client (through uTLS); use backend gostd for this upstream", c.Fingerprint)
+	}
 	p, err := resolvePolicy(c.Policy, c.CipherSuites, c.Groups, caps)
 	if err != nil {
 		return Params{}, err

@@ -210,6 +210,6 @@ func TestConfigYAMLKeys(t *testing.T) {
 		"MaxVersion": "-", "DisableSessionCache": "session_cache,negate", "SessionCacheSize": "session_cache_size",
 		"CT":               "ct",
 		"OCSP":             "ocsp",
-		"HandshakeTimeout": "-",
+		"HandshakeTimeout": "-", "Fingerprint": "fingerprint",
 	}, keys(tls.ClientConfig{}))
 }

@@ -159,6 +159,7 @@ func (c *Config) validateServer(errs *errorList) {
 		errs.addf("server.watch_files.interval", "must be between 100ms and 1h, got %v", d)
 	}
 	c.validateFilter(errs)
+	c.validateJA4Filter(errs)
 	c.validateDNS(errs)
 	c.validateForwarding(errs)
 
@@ -286,6 +287,7 @@ func (c *Config) validateListeners(errs *errorList) {
 			continue
 		}
 		c.listenerTLS(errs, key+".tls", l.TLS, handshake)
+		c.listenerHello(errs, key+".tls", l.TLS)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gantry-proxy/gantry/mtls"
 	"github.com/gantry-proxy/gantry/proxy"
+	"github.com/gantry-proxy/gantry/proxy/listen"
 	"github.com/gantry-proxy/gantry/proxy/upstream"
 )
 
@@ -49,12 +50,14 @@ type Metrics struct {
 	openConns        *prometheus.GaugeVec
 	dns              *prometheus.CounterVec
 	identity         *prometheus.CounterVec
+	hello            *prometheus.CounterVec
 }
 
 var (
 	_ proxy.Metrics         = (*Metrics)(nil)
 	_ proxy.DNSMetrics      = (*Metrics)(nil)
 	_ proxy.IdentityMetrics = (*Metrics)(nil)
+	_ proxy.HelloMetrics    = (*Metrics)(nil)
 )
 
 // Handshakes take milliseconds on a LAN and up to the handshake timeout
@@ -105,6 +108,10 @@ func New(b Build) *Metrics {
 			Name: "gantry_client_identity_refusals_total",
 			Help: "Verified clients refused by client_identity rules, by listener, level (listener: connection closed after the handshake; route: 403) and reason (no_certificate, dns, uri, email, cn, o, ou, issuer, spki, none_matched).",
 		}, []string{"listener", "level", "reason"}),
+		hello: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gantry_client_hello_refusals_total",
+			Help: "Downstream connections refused on their ClientHello, before the TLS handshake, by listener and reason (sni_not_allowed, sni_missing, ja4_denied, ja4_not_allowed, hello_too_large, hello_too_many_records, hello_not_tls, hello_malformed).",
+		}, []string{"listener", "reason"}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "gantry_build_info",
@@ -119,7 +126,7 @@ func New(b Build) *Metrics {
 	m.reg.MustRegister(
 		m.handshakes, m.handshakeSeconds,
 		m.requests, m.requestSeconds,
-		m.upstreamErrors, m.openConns, m.dns, m.identity,
+		m.upstreamErrors, m.openConns, m.dns, m.identity, m.hello,
 		build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -197,6 +204,15 @@ func (m *Metrics) ClientIdentityRefused(listener, level string, reason mtls.Reas
 		reason = "other"
 	}
 	m.identity.WithLabelValues(listener, level, string(reason)).Inc()
+}
+
+// ClientHelloRefused implements proxy.HelloMetrics; a reason outside
+// listen.HelloReasons counts as "other".
+func (m *Metrics) ClientHelloRefused(listener, reason string) {
+	if !slices.Contains(listen.HelloReasons(), reason) {
+		reason = "other"
+	}
+	m.hello.WithLabelValues(listener, reason).Inc()
 }
 
 // cipherNames is read-only after init. crypto/tls.CipherSuiteName builds

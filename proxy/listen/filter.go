@@ -28,6 +28,10 @@ type Filter struct {
 	perIP  map[netip.Addr]int
 	hook   func(net.Addr, string) bool
 	active bool
+
+	// ja4Allow and ja4Deny judge the ClientHello (AdmitJA4), not the
+	// address: nil when not configured.
+	ja4Allow, ja4Deny map[string]bool
 }
 
 // NewFilter compiles o; hook, when not nil, is asked after the address
@@ -55,6 +59,12 @@ func NewFilter(o FilterOptions, hook func(remote net.Addr, listener string) bool
 		return nil, err
 	}
 	if f.deny, err = ParsePrefixes("filter deny", o.Deny); err != nil {
+		return nil, err
+	}
+	if f.ja4Allow, err = ja4Set("ja4.allow", o.JA4.Allow); err != nil {
+		return nil, err
+	}
+	if f.ja4Deny, err = ja4Set("ja4.deny", o.JA4.Deny); err != nil {
 		return nil, err
 	}
 	f.active = len(f.allow) > 0 || len(f.deny) > 0 || f.maxPerIP > 0 || f.rate > 0 || hook != nil

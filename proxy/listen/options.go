@@ -25,6 +25,9 @@ type FilterOptions struct {
 	// 1 to 128 are valid (128 counts single addresses). IPv4 clients are
 	// always counted per address.
 	IPv6Prefix int `yaml:"ipv6_prefix"`
+	// JA4 refuses TLS clients by the fingerprint of their ClientHello,
+	// read before the handshake (see JA4Options).
+	JA4 JA4Options `yaml:"ja4"`
 }
 
 // ProxyProtocolOptions is the PROXY protocol (HAProxy, versions 1 and 2)

@@ -37,9 +37,9 @@ func newCTLogs(t *testing.T, names ...string) map[string]*tlstest.CTLog {
 	return logs
 }
 
-// listenerPort starts `gantry serve` and returns the process and the port
+// serveListener starts `gantry serve` and returns the process and the port
 // of its listener named name.
-func listenerPort(t *testing.T, file, name string) (*process, string) {
+func serveListener(t *testing.T, file, name string) (*process, string) {
 	t.Helper()
 	p := start(t, "serve", "-c", file)
 	m := regexp.MustCompile(`listener "` + name + `" on https://(\S+) `).FindStringSubmatch(p.waitLine(t, `listener "`+name+`"`))
@@ -144,7 +144,7 @@ upstreams:
 logging: {access_log: false}
 `, origin.Listener.Addr().String(), backend, logs["log-a"].PublicKeyBase64(), logs["log-c"].PublicKeyBase64(),
 				embeddedOrigin.Listener.Addr().String())))
-			p, port := listenerPort(t, file, "ct")
+			p, port := serveListener(t, file, "ct")
 			base := "https://localhost:" + port
 			assert.Equal(t, "origin /ok\n200", curl(t, "--cacert", files.CA, "-w", "\n%{http_code}", base+"/ok"))
 			assert.Equal(t, "embedded origin /embedded/x\n200", curl(t, "--cacert", files.CA, "-w", "\n%{http_code}", base+"/embedded/x"))
@@ -199,7 +199,7 @@ upstreams:
   app: {addresses: ["127.0.0.1:9"]}
 logging: {access_log: false}
 `, backend)))
-			_, port := listenerPort(t, file, "sct")
+			_, port := serveListener(t, file, "sct")
 			for _, v := range []uint16{stdtls.VersionTLS12, stdtls.VersionTLS13} {
 				c, err := stdtls.Dial("tcp", "127.0.0.1:"+port, &stdtls.Config{ServerName: "localhost", RootCAs: roots, MaxVersion: v})
 				require.NoError(t, err)

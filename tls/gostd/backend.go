@@ -33,6 +33,8 @@ func (backend) Capabilities() tls.Capabilities {
 		FixedTLS13Suites: true,
 		// crypto/tls decrypts ECH as a client-facing server.
 		ServerECH: true,
+		// Clients can send a browser's ClientHello, through uTLS.
+		ClientFingerprints: true,
 	}
 	for _, s := range tls.Suites() {
 		caps.CipherSuites = append(caps.CipherSuites, s.ID)

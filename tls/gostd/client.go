@@ -23,6 +23,9 @@ func (backend) NewClient(cfg *tls.ClientConfig) (tls.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Fingerprint != "" {
+		return newFingerprintClient(cfg, p)
+	}
 	conf := baseConfig(p, cfg.ALPN)
 	// Certificates are checked by tls.PeerVerifier in VerifyConnection,
 	// never by crypto/tls, so every backend shares one set of rules and
