@@ -246,6 +246,8 @@ static int x509_error_for_alert(int alert)
 		return X509_V_ERR_INVALID_PURPOSE;
 	case SSL_AD_BAD_CERTIFICATE:
 		return X509_V_ERR_CERT_REJECTED;
+	case SSL_AD_CERTIFICATE_REVOKED:
+		return X509_V_ERR_CERT_REVOKED;
 	default:
 		/* Not in OpenSSL's table: it falls through to certificate_unknown. */
 		return X509_V_OK;
