@@ -81,6 +81,18 @@ type handshakeCase struct {
 	Resume  bool
 	Cert    string // "ecdsa" or "rsa"
 	Version string // "1.2" or "1.3"
+	// Hello puts Gantry's ClientHello reader and JA4 in front of the
+	// backend's handshake, as a listener does: the pair of rows with and
+	// without it is the inspection's cost.
+	Hello bool
+}
+
+// addr picks the server address of the case from the bench server's.
+func (h handshakeCase) addr(addrs map[string]string) string {
+	if h.Hello {
+		return addrs["hello"]
+	}
+	return addrs[h.Cert]
 }
 
 func (h handshakeCase) id() string {
@@ -92,7 +104,11 @@ func (h handshakeCase) id() string {
 	if h.Version == "1.2" {
 		v = "tls12"
 	}
-	return "hs_" + mode + "_" + h.Cert + "_" + v
+	cert := h.Cert
+	if h.Hello {
+		cert += "_hello"
+	}
+	return "hs_" + mode + "_" + cert + "_" + v
 }
 
 // clientID is the ID of the client-side row of the same case.
@@ -115,6 +131,9 @@ func (h handshakeCase) label() string {
 	if h.Cert == "rsa" {
 		cert = "RSA"
 	}
+	if h.Hello {
+		cert += " +JA4"
+	}
 	return mode + " " + cert + " TLS" + h.Version
 }
 
@@ -127,6 +146,9 @@ var handshakeCases = func() []handshakeCase {
 				out = append(out, handshakeCase{Resume: resume, Cert: cert, Version: v})
 			}
 		}
+	}
+	for _, v := range []string{"1.3", "1.2"} {
+		out = append(out, handshakeCase{Cert: "ecdsa", Version: v, Hello: true})
 	}
 	return out
 }()

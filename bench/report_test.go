@@ -191,7 +191,10 @@ func TestMetricsCatalogue(t *testing.T) {
 		seen[m.ID] = true
 		assert.NotEmpty(t, m.Unit, m.ID)
 	}
-	assert.Len(t, handshakeCases, 8, "full and resumed × ECDSA and RSA × TLS 1.2 and 1.3")
+	assert.Len(t, handshakeCases, 10, "full and resumed × ECDSA and RSA × TLS 1.2 and 1.3, and full ECDSA behind the ClientHello reader")
+	h, ok := MetricByID("hs_full_ecdsa_hello_tls13")
+	require.True(t, ok, "the inspection's row")
+	assert.Equal(t, "full HS ECDSA +JA4 TLS1.3", h.Label)
 	m, ok := MetricByID("hs_resume_rsa_tls12")
 	require.True(t, ok)
 	assert.Equal(t, "resumed HS RSA TLS1.2", m.Label)

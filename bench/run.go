@@ -416,8 +416,8 @@ func (b *bencher) startServerOn(backend, cpus string) (*child, map[string]string
 		c.stop()
 		return nil, nil, err
 	}
-	addrs := map[string]string{"ecdsa": fieldValue(line, "ecdsa"), "rsa": fieldValue(line, "rsa")}
-	if addrs["ecdsa"] == "" || addrs["rsa"] == "" {
+	addrs := map[string]string{"ecdsa": fieldValue(line, "ecdsa"), "rsa": fieldValue(line, "rsa"), "hello": fieldValue(line, "hello")}
+	if addrs["ecdsa"] == "" || addrs["rsa"] == "" || addrs["hello"] == "" {
 		c.stop()
 		return nil, nil, fmt.Errorf("bench: server said %q", line)
 	}
@@ -478,7 +478,7 @@ func (b *bencher) backendRun(ctx context.Context, run int, backend string) {
 		} else {
 			if b.want(WorkHandshake) {
 				for _, h := range handshakeCases {
-					b.handshakeRun(ctx, prefix, backend, h, srv.pid(), addrs[h.Cert])
+					b.handshakeRun(ctx, prefix, backend, h, srv.pid(), h.addr(addrs))
 				}
 			}
 			if b.want(WorkBulk) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gantry-proxy/gantry/certs"
 	"github.com/gantry-proxy/gantry/tls"
+	"github.com/gantry-proxy/gantry/tls/clienthello"
 )
 
 // The bench server's tiny protocol: after the handshake the client sends
@@ -85,8 +86,18 @@ func serverMain(args []string) error {
 			return fmt.Errorf("bench: listen: %w", err)
 		}
 		defer ln.Close()
-		go acceptLoop(ln, srv, reply, chunk)
+		go acceptLoop(ln, srv, reply, chunk, false)
 		addrs = append(addrs, kc.name+"="+ln.Addr().String())
+		if kc.name == "ecdsa" {
+			// The same server behind the ClientHello reader.
+			hl, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return fmt.Errorf("bench: listen: %w", err)
+			}
+			defer hl.Close()
+			go acceptLoop(hl, srv, reply, chunk, true)
+			addrs = append(addrs, "hello="+hl.Addr().String())
+		}
 	}
 	if len(addrs) == 0 {
 		return errors.New("bench: server needs at least one certificate")
@@ -105,7 +116,10 @@ func serverMain(args []string) error {
 	return nil
 }
 
-func acceptLoop(ln net.Listener, srv tls.Server, reply, chunk []byte) {
+// acceptLoop serves ln with srv; with hello, each connection's ClientHello
+// is read and fingerprinted first and replayed to the handshake, as a
+// listener does (tls/clienthello).
+func acceptLoop(ln net.Listener, srv tls.Server, reply, chunk []byte, hello bool) {
 	for {
 		raw, err := ln.Accept()
 		if err != nil {
@@ -120,8 +134,29 @@ func acceptLoop(ln net.Listener, srv tls.Server, reply, chunk []byte) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		if hello {
+			go serveInspected(srv, raw, reply, chunk)
+			continue
+		}
 		go serveConn(srv.Server(raw), reply, chunk)
 	}
+}
+
+// serveInspected reads raw's ClientHello and computes its JA4, the work a
+// listener does before every handshake, then serves the connection.
+func serveInspected(srv tls.Server, raw net.Conn, reply, chunk []byte) {
+	_ = raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+	h, hello, err := clienthello.Read(raw, clienthello.DefaultLimit)
+	if err != nil {
+		_ = raw.Close()
+		return
+	}
+	_ = raw.SetReadDeadline(time.Time{})
+	if h.JA4() == "" {
+		_ = raw.Close()
+		return
+	}
+	serveConn(srv.Server(clienthello.Replay(raw, hello)), reply, chunk)
 }
 
 func serveConn(c tls.Conn, reply, chunk []byte) {

@@ -15,7 +15,8 @@ import (
 )
 
 // startTestServer serves the bench protocol in-process with gostd, on a
-// certificate made by makeCerts.
+// certificate made by makeCerts; kind "hello" is the ECDSA one behind the
+// ClientHello reader.
 func startTestServer(t *testing.T, kind string) string {
 	t.Helper()
 	ec, rsa, err := makeCerts(t.TempDir())
@@ -36,7 +37,7 @@ func startTestServer(t *testing.T, kind string) string {
 		ln.Close()
 		srv.Close()
 	})
-	go acceptLoop(ln, srv, make([]byte, replySize), make([]byte, bulkChunk))
+	go acceptLoop(ln, srv, make([]byte, replySize), make([]byte, bulkChunk), kind == "hello")
 	return ln.Addr().String()
 }
 
@@ -61,6 +62,8 @@ func TestHandshakeLoad(t *testing.T) {
 		{"full rsa 1.2", "rsa", stdtls.VersionTLS12, false},
 		{"resume ecdsa 1.3", "ecdsa", stdtls.VersionTLS13, true},
 		{"resume ecdsa 1.2", "ecdsa", stdtls.VersionTLS12, true},
+		{"full ecdsa 1.3 behind the ClientHello reader", "hello", stdtls.VersionTLS13, false},
+		{"full ecdsa 1.2 behind the ClientHello reader", "hello", stdtls.VersionTLS12, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -54,18 +54,19 @@ func (p *Proxy) inspectHello(l *listener, c *trackedConn, conn net.Conn) net.Con
 	ja4 := hello.JA4()
 	c.ja4 = ja4
 	if reason := l.sni.Check(hello.ServerName, hello.HasServerName); reason != "" {
+		// Counted first, so whoever reads the alert finds it counted.
+		p.refuseHello(l, c, reason, ja4, nil, "sni", hello.ServerName)
 		// Before any certificate: the client learns nothing about which
 		// names are served.
 		_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = conn.Write(unrecognizedName)
-		p.refuseHello(l, c, reason, ja4, nil, "sni", hello.ServerName)
 		return nil
 	}
 	if reason := p.filter.AdmitJA4(ja4); reason != "" {
 		p.refuseHello(l, c, reason, ja4, nil)
 		return nil
 	}
-	return &replayConn{Conn: conn, pending: raw}
+	return clienthello.Replay(conn, raw)
 }
 
 // refuseHello logs and counts a connection refused on its ClientHello.
@@ -86,24 +87,3 @@ func (p *Proxy) refuseHello(l *listener, c net.Conn, reason, ja4 string, err err
 	}
 	p.log.Info("ClientHello refused", args...)
 }
-
-// replayConn serves the ClientHello bytes Gantry already read before the
-// rest of the connection, so the backend handshakes on the very stream the
-// client sent. Writes go straight to the connection.
-type replayConn struct {
-	net.Conn
-	pending []byte
-}
-
-func (c *replayConn) Read(b []byte) (int, error) {
-	if len(c.pending) > 0 {
-		n := copy(b, c.pending)
-		c.pending = c.pending[n:]
-		return n, nil
-	}
-	return c.Conn.Read(b)
-}
-
-// NetConn returns the connection underneath, which writes go straight to
-// (see trackedConn.NetConn).
-func (c *replayConn) NetConn() net.Conn { return c.Conn }
