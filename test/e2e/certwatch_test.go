@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,6 +217,75 @@ func TestCertificateFilesWatched(t *testing.T) {
 				assert.Contains(t, m, fmt.Sprintf(`role="client_ca",serial=%q`, ca.Certificate().SerialNumber.Text(16)), "the client CAs' expiry is watched too")
 			}
 			assert.Equal(t, pid, w.pid(t), "all of it without a restart")
+		})
+	}
+}
+
+// TestUpstreamClientCertificateWatched: the client certificate Gantry
+// shows an upstream is renewed on disk (rename over the old files) and new
+// upstream connections present the new one, without a restart, on every
+// backend.
+func TestUpstreamClientCertificateWatched(t *testing.T) {
+	ca, err := certs.NewDevCA()
+	require.NoError(t, err)
+	leaf, err := ca.IssueServer("localhost")
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Certificate())
+	origin := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A new upstream connection for every request, so each shows the
+		// client certificate of the moment.
+		w.Header().Set("Connection", "close")
+		fmt.Fprintf(w, "client=%s", r.TLS.PeerCertificates[0].Subject.CommonName)
+	}))
+	origin.TLS = &stdtls.Config{
+		Certificates: []stdtls.Certificate{{Certificate: [][]byte{leaf.Cert.Raw}, PrivateKey: leaf.Key}},
+		ClientAuth:   stdtls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+	}
+	origin.StartTLS()
+	t.Cleanup(origin.Close)
+
+	for _, backend := range gantrytls.Names() {
+		t.Run(backend, func(t *testing.T) {
+			e := newOpsEnv(t)
+			old, err := ca.IssueClient("gantry-2026")
+			require.NoError(t, err)
+			require.NoError(t, old.WriteFiles(filepath.Join(e.dir, "up.pem"), filepath.Join(e.dir, "up-key.pem")))
+			require.NoError(t, writeFile(filepath.Join(e.dir, "origin-ca.pem"), ca.CertPEM()))
+			e.write(t, fmt.Sprintf(`server:
+  pid_file: gantry.pid
+  control_socket: ctl.sock
+  watch_files: {interval: 200ms}
+listeners:
+  - name: main
+    address: %s
+    tls: {certificates: [{cert: server.pem, key: server-key.pem}]}
+routes: [{upstream: app}]
+upstreams:
+  app:
+    addresses: [%q]
+    tls: {backend: %s, ca: origin-ca.pem, server_name: localhost, cert: up.pem, key: up-key.pem}
+logging: {access_log: false, format: text}
+metrics: {address: %s}
+`, e.addr, origin.Listener.Addr().String(), backend, e.metrics))
+			e.serve(t)
+			pid := e.pid(t)
+			assert.Equal(t, "client=gantry-2026", e.get(t))
+
+			renewed, err := ca.IssueClient("gantry-2027")
+			require.NoError(t, err)
+			dir := t.TempDir()
+			require.NoError(t, renewed.WriteFiles(filepath.Join(dir, "up.pem"), filepath.Join(dir, "up-key.pem")))
+			for _, f := range []string{"up-key.pem", "up.pem"} {
+				data, err := os.ReadFile(filepath.Join(dir, f))
+				require.NoError(t, err)
+				replace(t, filepath.Join(e.dir, f), data)
+			}
+			waitFor(t, "the renewed upstream client certificate shown", func() bool { return e.get(t) == "client=gantry-2027" })
+			_, m := e.scrape("/metrics")
+			assert.Contains(t, m, fmt.Sprintf(`role="upstream_client",serial=%q`, renewed.Cert.SerialNumber.Text(16)))
+			assert.Equal(t, pid, e.pid(t), "without a restart")
 		})
 	}
 }
