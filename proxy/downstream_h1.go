@@ -57,6 +57,12 @@ func (sc *h1ServerConn) Track(c io.Closer) {
 	sc.upMu.Lock()
 	sc.upConn = c
 	sc.upMu.Unlock()
+	// The proxy's close hook runs once: if it ran between the dial and
+	// now, it saw no upstream connection, and this one must not wait out
+	// its timeouts. Checked after the store, so one of the two closes it.
+	if c != nil && sc.p != nil && sc.p.ctx.Err() != nil {
+		_ = c.Close()
+	}
 }
 
 // headDeadlineReader moves the read deadline from the keep-alive idle limit
