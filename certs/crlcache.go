@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -42,36 +41,5 @@ func readCachedCRL(file string, maxBytes int64) (*gantrytls.FetchedCRL, error) {
 	return gantrytls.NewFetchedCRL(list), nil
 }
 
-// writeCachedCRL replaces file with der atomically: written to a temporary
-// file in the same directory (mode 0600), synced, then renamed over it, so
-// a crash leaves the old copy or the new one, never half of one.
-func writeCachedCRL(file string, der []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".crl-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(0o600); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if _, err = tmp.Write(der); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), file); err != nil {
-		return fmt.Errorf("replace %s: %w", file, err)
-	}
-	return nil
-}
+// writeCachedCRL replaces file with der, mode 0600, atomically.
+func writeCachedCRL(file string, der []byte) error { return WriteFileAtomic(file, der, 0o600) }

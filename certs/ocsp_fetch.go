@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -75,35 +74,9 @@ func cacheFile(dir string, leaf *x509.Certificate) string {
 	return filepath.Join(dir, hex.EncodeToString(sum[:])+".ocsp")
 }
 
-// writeCache stores der as leaf's cached response: a temporary file in the
-// same directory (mode 0600), synced, then renamed over the old one, so a
-// reader sees the old response or the new one, never part of one.
-func writeCache(dir string, leaf *x509.Certificate, der []byte) (err error) {
-	tmp, err := os.CreateTemp(dir, ".ocsp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(der); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), cacheFile(dir, leaf))
+// writeCache stores der as leaf's cached response, mode 0600, atomically.
+func writeCache(dir string, leaf *x509.Certificate, der []byte) error {
+	return WriteFileAtomic(cacheFile(dir, leaf), der, 0o600)
 }
 
 // errNoSource is a slot with nothing to refresh from.

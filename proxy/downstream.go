@@ -67,13 +67,12 @@ func (p *Proxy) serveConn(l *listener, c *trackedConn) {
 		return
 	}
 	peer, ident := l.newClientPeer(&state)
-	if reason := l.identity.Check(peer.leafOrNil()); reason != "" {
+	if peer == nil && l.identity != nil {
 		// The handshake judged every verified certificate already; what is
 		// left is a client that sent none under verify-if-given, which no
-		// backend's verify callback sees. Checking again costs well under
-		// a microsecond per connection and keeps one rule: no client the
-		// rules refuse reads a byte of HTTP.
-		p.refuseIdentity(l.name, "listener", c.RemoteAddr(), ident, reason)
+		// backend's verify callback sees. Refused before a request byte is
+		// read.
+		p.refuseIdentity(l.name, "listener", c.RemoteAddr(), nil, l.identity.Check(nil))
 		return
 	}
 	_ = c.SetDeadline(time.Time{})

@@ -385,26 +385,9 @@ func readCertFile(file string) (*x509.Certificate, error) {
 	return certs[0], nil
 }
 
-// writeCRL replaces path with data, mode 0644 (a CRL is public), by
-// writing a new file beside it and renaming it over: a listener watching
-// the file sees the old list or the new, never half of one.
+// writeCRL replaces path with data, mode 0644 (a CRL is public), by a
+// rename: a listener watching the file reads the old list or the new one,
+// never half of one.
 func writeCRL(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".crl-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // gone already once renamed
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil { // #nosec G302 -- a CRL is public, signed data that verifiers must read
-		_ = f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return certs.WriteFileAtomic(path, data, 0o644) // #nosec G302 -- a CRL is public, signed data that verifiers must read
 }
