@@ -80,7 +80,8 @@ func (p *Proxy) serveConn(l *listener, c *trackedConn) {
 		// HTTP/2 drains itself on shutdown (GOAWAY), so it is never
 		// closed as idle.
 		c.idle.Store(false)
-		l.h2.ServeConn(p.ctx, tc, p.h2Handler(l, &state, l.backend, portOf(c.LocalAddr()), peer, ident, c.ja4))
+		hc := &h2Conn{p: p, l: l, state: &state, backend: l.backend, localPort: portOf(c.LocalAddr()), peer: peer, ident: ident, ja4: c.ja4}
+		l.h2.ServeConn(p.ctx, tc, hc.serveStream)
 		return
 	}
 	p.serveH1(l, c, tc, &state, l.backend, peer, ident)

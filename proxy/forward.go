@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gantry-proxy/gantry/proxy/h1"
@@ -152,8 +151,13 @@ func (p *Proxy) relayResponse(s *Session, resp *upstream.Response) (err error) {
 	*head = ResponseHead{Status: resp.Status, Header: resp.Header, ContentLength: resp.ContentLength}
 	defer func() {
 		// The fields' storage, grown or not, goes back to the connection
-		// for its next exchange.
+		// for its next exchange. The downstream stops tracking the
+		// connection first: once pooled it serves other requests, which
+		// a late reset of this one must not cut.
 		resp.Header = head.Header
+		if s.tracker != nil {
+			s.tracker.Track(nil)
+		}
 		resp.Done(ok)
 	}()
 	if head.Status == http.StatusSwitchingProtocols {
@@ -218,16 +222,4 @@ func (p *Proxy) relayResponse(s *Session, resp *upstream.Response) (err error) {
 // bodyAllowed reports whether a response to method with status has a body.
 func bodyAllowed(method string, status int) bool {
 	return method != http.MethodHead && status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
-}
-
-// countingBody counts request body bytes for the access log.
-type countingBody struct {
-	r io.Reader
-	s *Session
-}
-
-func (c *countingBody) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	atomic.AddInt64(&c.s.BytesIn, int64(n))
-	return n, err
 }

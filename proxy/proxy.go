@@ -43,7 +43,7 @@ type Proxy struct {
 
 	ctx    context.Context // cancelled by Close: aborts everything
 	cancel context.CancelFunc
-	warm   *h2.WarmPool // runs HTTP/2 streams on grown stacks
+	warm   *h2.Workers // runs HTTP/2 streams on grown stacks
 
 	mu        sync.Mutex
 	lns       []net.Listener
@@ -127,7 +127,7 @@ func New(opts Options) (*Proxy, error) {
 		return nil, err
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.warm = h2.NewWarmPool(p.ctx)
+	p.warm = h2.NewWorkers(p.ctx)
 	p.upstreamLog = newUpstreamLog(p.log)
 
 	p.upstreams = upstream.NewTransport(p.ctx, upstream.Settings{
@@ -199,13 +199,13 @@ func (p *Proxy) compileListener(i int, lo ListenerOptions) (*listener, error) {
 		IdleTimeout:          l.timeouts.KeepaliveIdle,
 		WriteTimeout:         l.timeouts.ResponseWrite,
 		StreamIdle:           l.timeouts.H2StreamIdle,
+		PrefaceTimeout:       l.timeouts.RequestHeader,
 		MaxHeaderBytes:       p.limits.MaxHeaderBytes,
-		// x/net/http2 reports connection errors (floods included) here.
-		ErrorLog:   slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
-		CountError: func(errType string) { p.log.Debug("http2 protocol error", "listener", l.name, "type", errType) },
-		Workers:    p.warm,
-		OnRapidReset: func(remote string) {
-			p.log.Warn("HTTP/2 client resets most of its streams; closing the connection", "listener", l.name, "client", remote)
+		MaxHeaderCount:       p.limits.MaxHeaderCount,
+		CountError:           func(kind string) { p.log.Debug("http2 protocol error", "listener", l.name, "type", kind) },
+		Workers:              p.warm,
+		OnCalm: func(remote, reason string) {
+			p.log.Warn("HTTP/2 client abuses the connection; closing it", "listener", l.name, "client", remote, "reason", reason)
 		},
 	})
 	if err != nil {

@@ -2,91 +2,129 @@ package h2
 
 import (
 	"context"
-	stdtls "crypto/tls"
-	"log"
+	"errors"
 	"net"
-	"net/http"
+	"sync"
 	"time"
 )
 
 // ServerOptions configure a Server.
 type ServerOptions struct {
-	// MaxConcurrentStreams bounds the open streams of one connection.
+	// MaxConcurrentStreams is advertised and enforced; handlers of reset
+	// streams still count until they return.
 	MaxConcurrentStreams uint32
 	// IdleTimeout closes a connection with no stream open this long.
 	IdleTimeout time.Duration
-	// WriteTimeout bounds each write to the client: a client that stops
-	// reading loses its connection.
+	// WriteTimeout bounds each write to the client, and how long a
+	// response waits for flow-control window.
 	WriteTimeout time.Duration
-	// StreamIdle, when set, makes the reset of a stream whose request body
-	// stayed idle this long carry CANCEL (see idleCancel); the handler
-	// enforces the limit itself.
+	// StreamIdle resets (CANCEL) a stream whose request body sends
+	// nothing this long while a handler waits for it.
 	StreamIdle time.Duration
-	// MaxHeaderBytes bounds a request's header block.
+	// PrefaceTimeout bounds the client preface and its first SETTINGS.
+	PrefaceTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header list as
+	// SETTINGS_MAX_HEADER_LIST_SIZE counts it (a larger one is answered
+	// 431), and its raw header block (a larger one ends the connection).
 	MaxHeaderBytes int
-	// ErrorLog receives connection errors (floods included).
-	ErrorLog *log.Logger
-	// CountError is told the type of every protocol error.
-	CountError func(errType string)
-	// Workers, when set, runs every stream's handler on a warm worker.
-	Workers *WarmPool
-	// OnRapidReset is told the client's address when a connection is closed
-	// because its client resets most of the streams it opens.
-	OnRapidReset func(remote string)
+	// MaxHeaderCount bounds a request's fields (0: no bound but the size).
+	MaxHeaderCount int
+	// CountError is told the kind of every protocol error a client makes.
+	CountError func(kind string)
+	// OnCalm is told when a connection is ended with ENHANCE_YOUR_CALM
+	// (rapid reset, floods), with the client's address and why.
+	OnCalm func(remote, reason string)
+	// Workers, when set, runs the handlers.
+	Workers *Workers
 }
+
+// Handler serves one stream; it is called on its own goroutine. When it
+// returns without finishing the response, the stream is reset.
+type Handler func(st *Stream)
 
 // Server is the HTTP/2 server of one listener.
 type Server struct {
-	o    ServerOptions
-	srv  *xServer
-	base *http.Server // carries the graceful shutdown hook and the limits
-}
+	o           ServerOptions
+	workers     *Workers
+	sweepEvery  time.Duration
+	maxRawBlock int
 
-// StateConn is a connection that knows its TLS state: the HTTP/2 server
-// checks the negotiated version and cipher through it.
-type StateConn interface {
-	net.Conn
-	ConnectionState() stdtls.ConnectionState
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	draining bool
+	gone     chan struct{} // signalled when a connection ends
 }
 
 // NewServer makes a server; nothing is served until ServeConn.
 func NewServer(o ServerOptions) (*Server, error) {
-	s := &Server{o: o}
-	// The write timeout bounds how long a peer may leave us unable to write
-	// (a client that stops reading): the same budget as an HTTP/1.1 write.
-	s.srv = newXServer(o.MaxConcurrentStreams, o.IdleTimeout, o.WriteTimeout, o.CountError)
-	s.base = &http.Server{ // #nosec G112 -- never serves HTTP/1: it is x/net/http2's BaseConfig; request heads are bounded by the proxy's own timeouts.
-		MaxHeaderBytes: o.MaxHeaderBytes,
-		ErrorLog:       o.ErrorLog,
+	if o.MaxConcurrentStreams == 0 {
+		return nil, errors.New("h2: MaxConcurrentStreams must be set")
 	}
-	if err := configure(s.base, s.srv); err != nil {
-		return nil, err
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = 64 << 10
+	}
+	s := &Server{
+		o:          o,
+		workers:    o.Workers,
+		sweepEvery: sweepPeriod(o.IdleTimeout, o.WriteTimeout, o.StreamIdle),
+		// HPACK's Huffman code makes a block smaller than its fields;
+		// a block much larger than the fields allowed is padding or
+		// table updates, and only a flood sends that.
+		maxRawBlock: o.MaxHeaderBytes + 16<<10,
+		conns:       make(map[*conn]struct{}),
+		gone:        make(chan struct{}, 1),
 	}
 	return s, nil
 }
 
-// ServeConn serves c, a TLS connection that negotiated "h2", until the
-// client, ctx or Shutdown ends it; it closes c before returning. h serves
-// each stream.
-func (s *Server) ServeConn(ctx context.Context, c StateConn, h http.Handler) {
-	wc := newWriteConn(c, s.o.WriteTimeout, s.o.StreamIdle)
-	defer wc.Close()
-	guard := &resetGuard{conn: c}
-	s.serveX(ctx, wc, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		guard.streams.Add(1)
-		defer func() {
-			if r.Context().Err() != nil && guard.reset() && s.o.OnRapidReset != nil {
-				s.o.OnRapidReset(r.RemoteAddr)
-			}
-		}()
-		if s.o.Workers == nil {
-			h.ServeHTTP(w, r)
-			return
-		}
-		s.o.Workers.Run(func() { h.ServeHTTP(w, r) })
-	}))
+// ServeConn serves HTTP/2 on c, a connection that negotiated "h2", until
+// the client, ctx or Shutdown ends it. It closes c and returns when every
+// handler has returned.
+func (s *Server) ServeConn(ctx context.Context, c net.Conn, h Handler) {
+	cn := s.newConn(ctx, c, h)
+	s.mu.Lock()
+	cn.drainOnStart = s.draining
+	s.conns[cn] = struct{}{}
+	s.mu.Unlock()
+	cn.serve()
+	s.mu.Lock()
+	delete(s.conns, cn)
+	s.mu.Unlock()
+	select {
+	case s.gone <- struct{}{}:
+	default:
+	}
 }
 
-// Shutdown sends GOAWAY on every connection, which then closes once its
-// streams end; it returns when they all did or ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error { return s.base.Shutdown(ctx) }
+func (c *conn) startDrain() {
+	c.mu.Lock()
+	c.startDrainLocked()
+	c.mu.Unlock()
+}
+
+// Shutdown drains every connection (GOAWAY in two steps; each closes once
+// its streams end) and returns when they all closed or ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	for c := range s.conns {
+		c.startDrain()
+	}
+	s.mu.Unlock()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.gone:
+		case <-tick.C:
+		}
+	}
+}

@@ -92,9 +92,10 @@ func (c *Client) roundTripH1(req *Request, addr string, hc *h1Conn, reused bool)
 	if req.Tracker != nil {
 		req.Tracker.Track(hc.c)
 	}
-	if ctx := req.Context; ctx != nil && ctx != c.t.ctx {
-		// Requests with their own context (HTTP/2 streams, health probes)
-		// end the exchange when it ends, by expiring the deadlines.
+	if ctx := req.Context; ctx != nil && ctx != c.t.ctx && req.Tracker == nil {
+		// Requests with their own context and no tracker (health probes)
+		// end the exchange when it ends, by expiring the deadlines; a
+		// tracker (HTTP/1.1 connections, HTTP/2 streams) closes it instead.
 		stop := context.AfterFunc(ctx, func() { _ = hc.c.SetDeadline(time.Unix(1, 0)) })
 		defer stop()
 	}

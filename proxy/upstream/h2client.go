@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gantry-proxy/gantry/proxy/h1"
-	"github.com/gantry-proxy/gantry/proxy/h2"
 )
 
 // h2Client is a pooled HTTP/2 client connection, shared by concurrent
@@ -50,7 +49,7 @@ func (c *Client) roundTripH2(req *Request, hc *h2Client) (*Response, error) {
 		ContentLength: req.ContentLength,
 	}).WithContext(ctx)
 	if req.Header != nil {
-		h2.HeaderToHTTP(hreq.Header, req.Header)
+		headerToHTTP(hreq.Header, req.Header)
 	}
 	delete(hreq.Header, "Content-Length")
 	body := &h2ReqBody{r: req.Body, interrupt: req.Interrupt}
@@ -78,7 +77,7 @@ func (c *Client) roundTripH2(req *Request, hc *h2Client) (*Response, error) {
 		return nil, fmt.Errorf("upstream: HTTP/2: %w", err)
 	}
 	out := &Response{Status: resp.StatusCode, ContentLength: resp.ContentLength}
-	h2.HeaderFromHTTP(&out.Header, resp.Header)
+	headerFromHTTP(&out.Header, resp.Header)
 	rb := &h2RespBody{r: resp.Body, idle: c.t.set.Timeouts.Read, cancel: cancel}
 	out.Body = rb
 	out.ex = &h2Exchange{resp: resp, rb: rb, cancel: cancel, hc: hc, body: body}
@@ -99,7 +98,7 @@ func (e *h2Exchange) trailer() *h1.Header {
 		return nil
 	}
 	var t h1.Header
-	h2.HeaderFromHTTP(&t, e.resp.Trailer)
+	headerFromHTTP(&t, e.resp.Trailer)
 	return &t
 }
 

@@ -1,4 +1,4 @@
-package h2
+package upstream
 
 import (
 	"net/http"
@@ -7,11 +7,11 @@ import (
 	"github.com/gantry-proxy/gantry/proxy/h1"
 )
 
-// x/net's HTTP/2 (server and client) speaks net/http's header maps; the
+// x/net's HTTP/2 client speaks net/http's header maps; the
 // proxy's heads are h1.Header field lists. These convert between the two.
 
-// HeaderFromHTTP appends every field of src to dst.
-func HeaderFromHTTP(dst *h1.Header, src http.Header) {
+// headerFromHTTP appends every field of src to dst.
+func headerFromHTTP(dst *h1.Header, src http.Header) {
 	for k, vs := range src {
 		for _, v := range vs {
 			dst.Add(k, v)
@@ -19,9 +19,9 @@ func HeaderFromHTTP(dst *h1.Header, src http.Header) {
 	}
 }
 
-// HeaderToHTTP adds every field of src to dst, skipping names HTTP/2 forbids
+// headerToHTTP adds every field of src to dst, skipping names HTTP/2 forbids
 // (connection-specific ones, already removed as hop-by-hop, and Host).
-func HeaderToHTTP(dst http.Header, src *h1.Header) {
+func headerToHTTP(dst http.Header, src *h1.Header) {
 	for _, f := range src.Fields {
 		name, ok := commonNames[string(f.Name)]
 		if !ok {
@@ -36,7 +36,7 @@ func HeaderToHTTP(dst http.Header, src *h1.Header) {
 
 // commonNames maps the usual spellings of frequent response fields to their
 // canonical form, so converting them allocates no name (a lookup keyed by
-// string(bytes) does not copy): HeaderToHTTP runs for every HTTP/2 response.
+// string(bytes) does not copy): headerToHTTP runs for every HTTP/2 response.
 var commonNames = func() map[string]string {
 	m := make(map[string]string)
 	for _, n := range []string{
