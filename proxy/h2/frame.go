@@ -67,7 +67,7 @@ type frameReader struct {
 var errFrameTooLarge = errors.New("frame larger than SETTINGS_MAX_FRAME_SIZE")
 
 func newFrameReader(r io.Reader) *frameReader {
-	return &frameReader{r: r, payload: make([]byte, defaultMaxFrameSize), max: defaultMaxFrameSize}
+	return &frameReader{r: r, max: defaultMaxFrameSize}
 }
 
 // next reads one frame. On errFrameTooLarge the header is returned and the
@@ -79,6 +79,11 @@ func (fr *frameReader) next() (frameHeader, []byte, error) {
 	h := parseFrameHeader(fr.hdr[:])
 	if h.length > fr.max {
 		return h, nil, errFrameTooLarge
+	}
+	if int(h.length) > cap(fr.payload) {
+		// Grown on demand: an idle connection, or one that only ever
+		// sees small frames, holds no frame-sized buffer.
+		fr.payload = make([]byte, max(h.length, 512))
 	}
 	p := fr.payload[:h.length]
 	if _, err := io.ReadFull(fr.r, p); err != nil {

@@ -146,6 +146,7 @@ func (c *conn) onHeaders(h frameHeader, p []byte) error {
 	}
 	c.blk.endStream = h.has(flagEndStream)
 	c.blk.priority = selfDep
+	c.dec.SetEmitEnabled(c.blk.st != nil)
 	c.inBlk = true
 	return c.fragment(h, frag)
 }

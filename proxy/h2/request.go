@@ -54,9 +54,18 @@ func (b *headerBlock) fail(reason string) {
 	}
 }
 
-// onField is the HPACK decoder's emit function.
+// onField is the HPACK decoder's emit function. Once the block is
+// refused, emitting stops: the decoder then keeps its table in step
+// without decoding the strings nobody will read.
 func (c *conn) onField(f hpack.HeaderField) {
 	b := &c.blk
+	c.field(b, f)
+	if b.malformed != "" || b.tooLarge {
+		c.dec.SetEmitEnabled(false)
+	}
+}
+
+func (c *conn) field(b *headerBlock, f hpack.HeaderField) {
 	b.size += len(f.Name) + len(f.Value) + 32
 	b.count++
 	if b.size > c.srv.o.MaxHeaderBytes || (c.srv.o.MaxHeaderCount > 0 && b.count > c.srv.o.MaxHeaderCount) {
@@ -129,6 +138,10 @@ func (b *headerBlock) pseudoField(f hpack.HeaderField) {
 	}
 	if b.sawRegular {
 		b.fail("pseudo-header after a regular field")
+		return
+	}
+	if !validFieldValue(f.Value) {
+		b.fail("invalid field value in " + f.Name)
 		return
 	}
 	var bit uint8
@@ -246,8 +259,10 @@ func isToken(s string) bool {
 	return s != ""
 }
 
-// validFieldValue refuses NUL, CR, LF anywhere and whitespace at either
-// end (RFC 9113 §8.2.1).
+// validFieldValue refuses whitespace at either end (RFC 9113 §8.2.1) and
+// every control byte but HTAB: RFC 9113 forbids only NUL, CR and LF, but
+// the value goes on to an HTTP/1.1 upstream, whose grammar (RFC 9110
+// §5.5) has no place for the others, and parsers differ on them.
 func validFieldValue(s string) bool {
 	if s == "" {
 		return true
@@ -256,7 +271,7 @@ func validFieldValue(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == 0 || c == '\r' || c == '\n' {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
 			return false
 		}
 	}

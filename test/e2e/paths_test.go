@@ -247,19 +247,10 @@ func TestPathCorpus(t *testing.T) {
 			}
 			t.Run(listener+"/HTTP2/"+tt.target, func(t *testing.T) {
 				req := &http.Request{Method: "GET", URL: &url.URL{Scheme: "https", Host: pp.addrs[listener], Opaque: tt.target}, Header: http.Header{}, Host: "localhost"}
+				// A broken escape reaches the path policy as on HTTP/1.1
+				// (Gantry's HTTP/2 server does not parse :path as a URL),
+				// so both protocols end the same way.
 				resp, err := h2.Do(req)
-				if _, uerr := url.PathUnescape(tt.target); uerr != nil {
-					// The HTTP/2 server refuses a :path it cannot parse
-					// (a broken escape) with PROTOCOL_ERROR before any
-					// policy sees it: never forwarded, whatever the policy.
-					if err == nil {
-						defer resp.Body.Close()
-						assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
-					} else {
-						assert.Contains(t, err.Error(), "PROTOCOL_ERROR")
-					}
-					return
-				}
 				require.NoError(t, err)
 				defer resp.Body.Close()
 				require.Equal(t, "HTTP/2.0", resp.Proto)
