@@ -162,4 +162,3 @@ func TestGETAllocs(t *testing.T) {
 	assert.Equal(t, paths, uas)
 	assert.Greater(t, paths, 500)
 }
-
