@@ -2,6 +2,7 @@ package h2
 
 import (
 	"encoding/binary"
+	"runtime"
 	"time"
 )
 
@@ -131,26 +132,27 @@ func (c *conn) recvAvailable() int64 { return int64(connWindow - c.recvTaken) }
 
 // consumedLocked returns n bytes to the client's windows once half of a
 // window is used up: the connection's always, st's (when not nil and
-// still receiving) too.
-func (c *conn) consumedLocked(st *Stream, n int) {
+// still receiving) too. It reports whether it queued a WINDOW_UPDATE.
+func (c *conn) consumedLocked(st *Stream, n int) bool {
+	queued := false
 	c.recvUnack += n
 	if c.recvUnack >= connWindow/2 {
 		c.queueWindowUpdate(0, c.recvUnack)
 		c.recvTaken -= c.recvUnack
 		c.recvUnack = 0
-		if st == nil {
-			c.kick()
-		}
+		queued = true
 	}
 	if st == nil || st.remoteDone {
-		return
+		return queued
 	}
 	st.unack += n
 	if st.unack >= streamWindow/2 {
 		c.queueWindowUpdate(st.id, st.unack)
 		st.recvWindow += st.unack
 		st.unack = 0
+		queued = true
 	}
+	return queued
 }
 
 // roomLocked waits until the queue has room for more response bytes,
@@ -240,6 +242,10 @@ func (c *conn) kick() {
 // writeLoop writes for the read loop until the connection ends.
 func (c *conn) writeLoop() {
 	for range c.writerKick {
+		// Let the goroutines already runnable (other streams' handlers,
+		// woken by their upstreams) queue their frames first: they go
+		// out in the same write.
+		runtime.Gosched()
 		c.mu.Lock()
 		c.flushLocked()
 		c.mu.Unlock()

@@ -221,8 +221,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 			if st.bodyOff == len(st.body) {
 				st.body, st.bodyOff = st.body[:0], 0
 			}
-			c.consumedLocked(st, n)
-			if st.unack == 0 {
+			if c.consumedLocked(st, n) {
 				c.flushLocked()
 			}
 			return n, nil

@@ -67,12 +67,12 @@ func (c *conn) runHandler(st *Stream) {
 			c.queueRST(st.id, ErrCodeInternal)
 			c.closeStreamLocked(st, ErrStreamReset)
 		}
-		c.flushLocked()
 		st.running = false
 		c.running--
 		c.forgetLocked(st)
-		c.releaseLocked(st)
+		c.releaseLocked(st) // may give unread body bytes back: flushed below
 		c.idleCheckLocked()
+		c.kick()
 		c.allDone.Broadcast()
 		c.mu.Unlock()
 	}()
