@@ -16,14 +16,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/http2"
 
 	"github.com/gantry-proxy/gantry/certs"
 	gantrytls "github.com/gantry-proxy/gantry/tls"
 )
 
-// goH2Client is an x/net HTTP/2 client of one h2Env that counts the
-// connections it opens.
+// goH2Client is Go's HTTP client of one h2Env, speaking only HTTP/2, that
+// counts the connections it opens.
 type goH2Client struct {
 	*http.Client
 	dials atomic.Int32
@@ -32,14 +31,17 @@ type goH2Client struct {
 func newGoH2Client(t *testing.T, env *h2Env) *goH2Client {
 	t.Helper()
 	c := &goH2Client{}
-	tr := &http2.Transport{
-		TLSClientConfig: &stdtls.Config{RootCAs: env.pool, ServerName: "localhost", MinVersion: stdtls.VersionTLS12},
-		DialTLSContext: func(ctx context.Context, network, addr string, cfg *stdtls.Config) (net.Conn, error) {
+	var d net.Dialer
+	tr := &http.Transport{
+		TLSClientConfig:   &stdtls.Config{RootCAs: env.pool, ServerName: "localhost", MinVersion: stdtls.VersionTLS12},
+		ForceAttemptHTTP2: true,
+		Protocols:         new(http.Protocols),
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c.dials.Add(1)
-			d := &stdtls.Dialer{Config: cfg}
 			return d.DialContext(ctx, network, addr)
 		},
 	}
+	tr.Protocols.SetHTTP2(true)
 	t.Cleanup(tr.CloseIdleConnections)
 	c.Client = &http.Client{Transport: tr, Timeout: time.Minute}
 	return c
@@ -57,7 +59,7 @@ func (c *goH2Client) do(t *testing.T, req *http.Request) (*http.Response, []byte
 	return resp, body
 }
 
-// TestH2InteropGoClient drives Go's HTTP/2 client (golang.org/x/net/http2)
+// TestH2InteropGoClient drives Go's HTTP/2 client (net/http, HTTP/2 only)
 // through gantry on every backend, over both upstream legs: 50 concurrent
 // requests on one connection, response trailers reaching the client,
 // request trailers reaching the origin (HTTP/1.1 leg), a request body
