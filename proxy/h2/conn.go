@@ -276,10 +276,10 @@ func (c *conn) closeStreamsLocked(err error) {
 // wakeAllLocked wakes every goroutine waiting on the connection.
 func (c *conn) wakeAllLocked() {
 	for _, st := range c.roomWait {
-		st.cond.Signal()
+		st.cond.Broadcast()
 	}
 	for _, st := range c.windowWait {
-		st.cond.Signal()
+		st.cond.Broadcast()
 	}
 	c.roomWait, c.windowWait = c.roomWait[:0], c.windowWait[:0]
 	c.allDone.Broadcast()

@@ -202,7 +202,7 @@ func (c *conn) flushLocked() {
 			_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 		}
 		for _, st := range c.roomWait {
-			st.cond.Signal()
+			st.cond.Broadcast()
 		}
 		c.roomWait = c.roomWait[:0]
 	}

@@ -99,7 +99,7 @@ func (c *conn) onData(h frameHeader, p []byte) error {
 		}
 		c.remoteDoneLocked(st)
 	}
-	st.cond.Signal()
+	st.cond.Broadcast()
 	return nil
 }
 
@@ -219,7 +219,7 @@ func (c *conn) endBlock() error {
 			return streamError(id, ErrCodeProtocol, "DATA short of content-length")
 		}
 		c.remoteDoneLocked(st)
-		st.cond.Signal()
+		st.cond.Broadcast()
 		return nil
 	}
 	if st == nil {
@@ -356,7 +356,7 @@ func (c *conn) setPeerWindowLocked(v int64) error {
 			return connError(ErrCodeFlowControl, "stream window overflow")
 		}
 		if delta > 0 {
-			st.cond.Signal()
+			st.cond.Broadcast()
 		}
 	}
 	return nil
@@ -410,7 +410,7 @@ func (c *conn) onWindowUpdate(h frameHeader, p []byte) error {
 			return connError(ErrCodeFlowControl, "connection window overflow")
 		}
 		for _, st := range c.windowWait {
-			st.cond.Signal()
+			st.cond.Broadcast()
 		}
 		c.windowWait = c.windowWait[:0]
 		return nil
@@ -432,6 +432,6 @@ func (c *conn) onWindowUpdate(h frameHeader, p []byte) error {
 	if st.sendWindow > maxWindow {
 		return streamError(h.stream, ErrCodeFlowControl, "stream window overflow")
 	}
-	st.cond.Signal()
+	st.cond.Broadcast()
 	return nil
 }

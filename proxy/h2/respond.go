@@ -42,15 +42,19 @@ func (st *Stream) Write(p []byte) (int, error) {
 		n := min(len(p), c.peerMaxFrame)
 		n = int(min(int64(n), st.sendWindow, c.sendWindow))
 		if n <= 0 {
+			// Whatever is queued goes out first: the window may be
+			// waiting on the client seeing it. The flush lets go of the
+			// lock, so the windows are judged again after it, and the
+			// stream joins the connection's waiters only with the lock
+			// held until it waits: no update can pass unseen.
+			c.flushLocked()
+			if st.err != nil || (st.sendWindow > 0 && c.sendWindow > 0) {
+				continue
+			}
 			if c.sendWindow <= 0 {
 				c.windowWait = append(c.windowWait, st)
 			}
-			// Whatever is queued goes out first: the window may be
-			// waiting on the client seeing it.
-			c.flushLocked()
-			if st.err == nil && (st.sendWindow <= 0 || c.sendWindow <= 0) {
-				st.waitLocked(c.srv.o.WriteTimeout, false)
-			}
+			st.waitLocked(c.srv.o.WriteTimeout, false)
 			continue
 		}
 		if err := c.roomLocked(st); err != nil {
