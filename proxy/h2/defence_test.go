@@ -28,7 +28,9 @@ type floodRow struct {
 	// reads, so the server's answers pile up unless it bounds them.
 	reads bool
 	// want: the outcome after the flood, when the client reads.
-	want         []outcome
+	want []outcome
+	// cut: the connection must end before the server read the whole flood.
+	cut          bool
 	xnetDeviates bool
 }
 
@@ -40,7 +42,7 @@ func TestH2WireFloods(t *testing.T) {
 		{name: "rapid reset", reads: true, want: calm, xnetDeviates: true},
 		// CONTINUATION flood (CVE-2024-27316 class): a header block that
 		// never ends; the connection must end before a few MB are read.
-		{name: "CONTINUATION", reads: true, want: []outcome{connEnded()}, prepare: func(w *wireClient) {
+		{name: "CONTINUATION", reads: true, cut: true, want: []outcome{connEnded()}, prepare: func(w *wireClient) {
 			w.headers(1, hdr{noEnd: true, endStream: true}, w.block(reqFields("GET", "/")...))
 		}, frame: func(fr *http2.Framer) error {
 			return fr.WriteContinuation(1, false, bytes.Repeat([]byte{0x40, 0x01, 'x', 0x01, 'y'}, 8))
@@ -144,12 +146,19 @@ func runFlood(t *testing.T, serve serverUnderTest, r floodRow) error {
 		if !w.writeFailed() {
 			return fmt.Errorf("the server read all %d %s frames while the client read none of its answers", len(chunks)*floodChunk, r.name)
 		}
+		t.Logf("the server read %d of %d chunks of %d frames, then ended the connection or stopped reading (%v)", w.written.Load()-before, len(chunks), floodChunk, w.writeErr.Load())
 		return nil
 	}
 	got, err := w.await(ping, append(r.want, alive())...)
 	<-queued
 	if err != nil {
 		return err
+	}
+	if r.cut {
+		<-w.drained()
+		if n := w.written.Load() - before; !w.writeFailed() {
+			return fmt.Errorf("the server read all %d chunks of %d %s frames (%d writes) before ending the connection", len(chunks), floodChunk, r.name, n)
+		}
 	}
 	if got.kind == outAlive {
 		return fmt.Errorf("the server read all %d chunks of %d %s frames (%d writes) and still answers", len(chunks), floodChunk, r.name, w.written.Load()-before)

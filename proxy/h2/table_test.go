@@ -43,10 +43,12 @@ func (r wireRow) verify(w *wireClient) error {
 // own connection.
 func runWireRows(t *testing.T, rows []wireRow) {
 	forEachServer(t, func(t *testing.T, serve serverUnderTest, xnet bool) {
+		sw := &serveWaiter{}
+		defer sw.wait(t)
 		for _, r := range rows {
 			t.Run(r.name, func(t *testing.T) {
-				t.Parallel()
 				w := startWire(t, serve, r.settings...)
+				w.waiter = sw
 				r.send(w)
 				err := r.verify(w)
 				switch {
@@ -403,7 +405,10 @@ func checkConcurrencyLimit(w *wireClient) error {
 	}
 	over := 1 + 2*limit
 	w.request(over, true, reqFields("GET", "/hold")...)
-	_, err := w.expectErr(streamErr(over, http2.ErrCodeRefusedStream), streamErr(over, http2.ErrCodeProtocol), connErr(http2.ErrCodeProtocol))
+	got, err := w.expectErr(streamErr(over, http2.ErrCodeRefusedStream), streamErr(over, http2.ErrCodeProtocol), connErr(http2.ErrCodeProtocol))
+	if err == nil {
+		w.t.Logf("stream %d over the limit of %d: %v", over, limit, got)
+	}
 	return err
 }
 

@@ -51,6 +51,9 @@ type wireClient struct {
 	sendStream map[uint32]int64
 	pingSeq    uint64
 	closed     bool // the server closed the connection
+	// waiter, when set, takes over waiting for the server to return, so
+	// that many connections' wind-downs overlap.
+	waiter *serveWaiter
 	// otherStreamsFree makes expect skip RST_STREAM and :status frames
 	// it does not wait for (floods: many streams answer in any order).
 	otherStreamsFree bool
@@ -140,10 +143,44 @@ func (w *wireClient) close() {
 	close(w.out)
 	_ = w.conn.Close()
 	<-w.outDone
+	if w.waiter != nil {
+		w.waiter.add(w.t.Name(), w.served)
+		return
+	}
 	select {
 	case <-w.served:
 	case <-time.After(wireBound):
 		w.t.Errorf("the server did not return within %v of the client closing the connection", wireBound)
+	}
+}
+
+// serveWaiter collects servers under test whose client has closed, and
+// requires each to return within wireBound of wait.
+type serveWaiter struct {
+	mu     sync.Mutex
+	names  []string
+	served []chan struct{}
+}
+
+func (sw *serveWaiter) add(name string, served chan struct{}) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	sw.names = append(sw.names, name)
+	sw.served = append(sw.served, served)
+}
+
+func (sw *serveWaiter) wait(t *testing.T) {
+	t.Helper()
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	timeout := time.After(wireBound)
+	for i, served := range sw.served {
+		select {
+		case <-served:
+		case <-timeout:
+			t.Errorf("%s: the server did not return within %v of the client closing the connection", sw.names[i], wireBound)
+			return
+		}
 	}
 }
 
