@@ -3,6 +3,7 @@ package h2
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
 	"golang.org/x/net/http2"
@@ -601,6 +602,21 @@ func TestH2WireRequestRules(t *testing.T) {
 			w.data(1, false, []byte("abc"))
 			w.headers(1, hdr{endStream: true}, w.block(":path", "/x"))
 		}, want: bad},
+		// §6.5.2 SETTINGS_MAX_HEADER_LIST_SIZE, §10.5.1: a request 8 KB over
+		// the advertised size gets 431 (RFC 6585 §5), the block processed so
+		// that HPACK state stays in step. §10.5.1 would also allow closing
+		// the connection; Gantry's server contract asks for 431.
+		{name: "header list over MAX_HEADER_LIST_SIZE", send: func(w *wireClient) {
+			limit := int(w.serverSetting(http2.SettingMaxHeaderListSize))
+			if limit == 0 || limit > 1<<20 {
+				w.t.Fatalf("the server advertises SETTINGS_MAX_HEADER_LIST_SIZE %d: no bound to test", limit)
+			}
+			extra := []string{}
+			for size := 0; size <= limit+8<<10; size += 32 + 4 + 1000 {
+				extra = append(extra, fmt.Sprintf("x-%02d", len(extra)/2%100), strings.Repeat("v", 1000))
+			}
+			w.headersSplit(1, true, w.block(reqFields("GET", "/", extra...)...))
+		}, want: []outcome{status(1, "431")}},
 		// §8.1 request trailers, and a response with a trailer section.
 		{name: "trailers both ways", send: func(w *wireClient) {
 			w.request(1, false, reqFields("POST", "/trailer", "te", "trailers")...)
@@ -628,4 +644,30 @@ func checkResponseTrailer(w *wireClient) error {
 		return fmt.Errorf("body %q trailer %q; want \"ok\" and [x-t 1]", body, trailer)
 	}
 	return nil
+}
+
+// TestH2WirePreface: §3.4 "The client connection preface starts with a
+// sequence of 24 octets ... followed by a SETTINGS frame"; either wrong is
+// a connection error PROTOCOL_ERROR, for which the GOAWAY "MAY be omitted"
+// (the peer may not speak HTTP/2 at all).
+func TestH2WirePreface(t *testing.T) {
+	forEachServer(t, func(t *testing.T, serve serverUnderTest, _ bool) {
+		t.Run("wrong octets", func(t *testing.T) {
+			w := dialWire(t, serve)
+			w.rawBytes([]byte("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"))
+			w.settings()
+			w.expect(connErrOrClose(http2.ErrCodeProtocol))
+		})
+		t.Run("first frame not SETTINGS", func(t *testing.T) {
+			w := dialWire(t, serve)
+			w.rawBytes([]byte(http2.ClientPreface))
+			w.ping(false, [8]byte{1})
+			w.expect(connErrOrClose(http2.ErrCodeProtocol))
+		})
+		t.Run("HTTP/1.1 request", func(t *testing.T) {
+			w := dialWire(t, serve)
+			w.rawBytes([]byte("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"))
+			w.expect(connErrOrClose(http2.ErrCodeProtocol))
+		})
+	})
 }

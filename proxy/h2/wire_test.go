@@ -285,6 +285,25 @@ func (w *wireClient) request(stream uint32, endStream bool, nameValues ...string
 	return w.headers(stream, hdr{endStream: endStream}, w.block(nameValues...))
 }
 
+// headersSplit sends block as HEADERS and as many CONTINUATION frames as
+// the server's SETTINGS_MAX_FRAME_SIZE requires.
+func (w *wireClient) headersSplit(stream uint32, endStream bool, block []byte) bool {
+	max := int(w.serverSetting(http2.SettingMaxFrameSize))
+	first := block[:min(len(block), max)]
+	block = block[len(first):]
+	if !w.headers(stream, hdr{endStream: endStream, noEnd: len(block) > 0}, first) {
+		return false
+	}
+	for len(block) > 0 {
+		frag := block[:min(len(block), max)]
+		block = block[len(frag):]
+		if !w.continuation(stream, len(block) == 0, frag) {
+			return false
+		}
+	}
+	return true
+}
+
 func (w *wireClient) continuation(stream uint32, endHeaders bool, frag []byte) bool {
 	return w.frame(func(fr *http2.Framer) error { return fr.WriteContinuation(stream, endHeaders, frag) })
 }
