@@ -32,6 +32,9 @@ func (r wireRow) verify(w *wireClient) error {
 	if err != nil {
 		return err
 	}
+	if len(r.want) > 1 {
+		w.t.Logf("outcome: %v", got)
+	}
 	if got.kind == outStreamErr {
 		if _, err := w.expectErr(alive()); err != nil {
 			return fmt.Errorf("after %v, the connection must stay usable: %v", got, err)
