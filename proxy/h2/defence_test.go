@@ -27,23 +27,23 @@ type floodRow struct {
 	// reads: the client keeps reading while it floods; otherwise it never
 	// reads, so the server's answers pile up unless it bounds them.
 	reads bool
-	// want: the outcome after the flood, when the client reads.
-	want []outcome
+	// want: the wireOutcome after the flood, when the client reads.
+	want []wireOutcome
 	// cut: the connection must end before the server read the whole flood.
 	cut          bool
 	xnetDeviates bool
 }
 
 func TestH2WireFloods(t *testing.T) {
-	calm := []outcome{connErrOrClose(http2.ErrCodeEnhanceYourCalm)}
+	calm := []wireOutcome{wantConnErrOrClose(http2.ErrCodeEnhanceYourCalm)}
 	rows := []floodRow{
 		// Rapid reset (CVE-2023-44487): open a stream and reset it, 1000
 		// times; the server must end the connection with ENHANCE_YOUR_CALM.
 		{name: "rapid reset", reads: true, want: calm, xnetDeviates: true},
 		// CONTINUATION flood (CVE-2024-27316 class): a header block that
 		// never ends; the connection must end before a few MB are read.
-		{name: "CONTINUATION", reads: true, cut: true, want: []outcome{connEnded()}, prepare: func(w *wireClient) {
-			w.headers(1, hdr{noEnd: true, endStream: true}, w.block(reqFields("GET", "/")...))
+		{name: "CONTINUATION", reads: true, cut: true, want: []wireOutcome{wantConnEnded()}, prepare: func(w *wireClient) {
+			w.headers(1, wireHdr{noEnd: true, endStream: true}, w.block(reqFields("GET", "/")...))
 		}, frame: func(fr *http2.Framer) error {
 			return fr.WriteContinuation(1, false, bytes.Repeat([]byte{0x40, 0x01, 'x', 0x01, 'y'}, 8))
 		}},
@@ -149,7 +149,7 @@ func runFlood(t *testing.T, serve serverUnderTest, r floodRow) error {
 		t.Logf("the server read %d of %d chunks of %d frames, then ended the connection or stopped reading (%v)", w.written.Load()-before, len(chunks), floodChunk, w.writeErr.Load())
 		return nil
 	}
-	got, err := w.await(ping, append(r.want, alive())...)
+	got, err := w.await(ping, append(r.want, wantAlive())...)
 	<-queued
 	if err != nil {
 		return err
@@ -178,8 +178,8 @@ func TestH2WireHPACKBomb(t *testing.T) {
 		block = appendHpackInt(block, 0, 7, 4000) // value length 4000
 		block = append(block, bytes.Repeat([]byte{'a'}, 4000)...)
 		block = append(block, bytes.Repeat([]byte{0xbe}, 3000)...) // index 62: x-bomb, 3000 times
-		w.headers(1, hdr{endStream: true}, block)
-		got := w.expect(status(1, "431"), anyStreamErr(1), connEnded())
+		w.headers(1, wireHdr{endStream: true}, block)
+		got := w.expect(wantStatus(1, "431"), wantAnyStreamErr(1), wantConnEnded())
 		t.Logf("HPACK bomb: %v", got)
 	})
 }

@@ -18,59 +18,59 @@ import (
 // come from a small set (odd ids in order, 0 and an even id) so that
 // sequences hit the state machine rather than only idle streams.
 const (
-	opRequest = iota
-	opTrailers
-	opData
-	opRST
-	opWindowUpdate
-	opPing
-	opSettings
-	opPriority
-	opContinuation
-	opOpenBlock // HEADERS without END_HEADERS
-	opUnknown
-	opGoAway
-	opRaw
-	opSettingsAck
-	opKinds
+	wopRequest = iota
+	wopTrailers
+	wopData
+	wopRST
+	wopWindowUpdate
+	wopPing
+	wopSettings
+	wopPriority
+	wopContinuation
+	wopOpenBlock // HEADERS without END_HEADERS
+	wopUnknown
+	wopGoAway
+	wopRaw
+	wopSettingsAck
+	wopKinds
 )
 
-// maxOps bounds a sequence (with the final PING, the frames it writes).
-const maxOps = 64
+// maxWireOps bounds a sequence (with the final PING, the frames it writes).
+const maxWireOps = 64
 
 type wireOp struct{ kind, a, b byte }
 
 func decodeOps(data []byte) []wireOp {
 	var ops []wireOp
-	for i := 0; i+2 < len(data) && len(ops) < maxOps; i += 3 {
-		ops = append(ops, wireOp{data[i] % opKinds, data[i+1], data[i+2]})
+	for i := 0; i+2 < len(data) && len(ops) < maxWireOps; i += 3 {
+		ops = append(ops, wireOp{data[i] % wopKinds, data[i+1], data[i+2]})
 	}
 	return ops
 }
 
-var opStreams = []uint32{1, 3, 5, 7, 0, 2}
-var opPaths = []string{"/", "/echo", "/hold", "/trailer"}
+var wopStreams = []uint32{1, 3, 5, 7, 0, 2}
+var wopPaths = []string{"/", "/echo", "/hold", "/trailer"}
 
 func (op wireOp) apply(w *wireClient) {
-	sid := opStreams[int(op.a)%len(opStreams)]
+	sid := wopStreams[int(op.a)%len(wopStreams)]
 	switch op.kind {
-	case opRequest:
+	case wopRequest:
 		method := "GET"
 		if op.b&2 != 0 {
 			method = "POST"
 		}
-		w.request(sid, op.b&1 != 0, reqFields(method, opPaths[int(op.b>>2)%len(opPaths)])...)
-	case opTrailers:
-		w.headers(sid, hdr{endStream: true}, w.block("x-trailer", "1"))
-	case opData:
+		w.request(sid, op.b&1 != 0, reqFields(method, wopPaths[int(op.b>>2)%len(wopPaths)])...)
+	case wopTrailers:
+		w.headers(sid, wireHdr{endStream: true}, w.block("x-trailer", "1"))
+	case wopData:
 		w.data(sid, op.b&1 != 0, make([]byte, op.b>>2))
-	case opRST:
+	case wopRST:
 		w.rst(sid, http2.ErrCode(op.b%14))
-	case opWindowUpdate:
+	case wopWindowUpdate:
 		w.windowUpdate(sid, uint32(op.b)*257)
-	case opPing:
+	case wopPing:
 		w.ping(op.b&1 != 0, [8]byte{op.b})
-	case opSettings:
+	case wopSettings:
 		switch op.a % 3 {
 		case 0:
 			w.settings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: uint32(op.b) << 8})
@@ -79,28 +79,28 @@ func (op wireOp) apply(w *wireClient) {
 		default:
 			w.settings(http2.Setting{ID: http2.SettingEnablePush, Val: uint32(op.b % 3)})
 		}
-	case opPriority:
-		w.priority(sid, http2.PriorityParam{StreamDep: opStreams[int(op.b)%len(opStreams)], Weight: op.b})
-	case opContinuation:
+	case wopPriority:
+		w.priority(sid, http2.PriorityParam{StreamDep: wopStreams[int(op.b)%len(wopStreams)], Weight: op.b})
+	case wopContinuation:
 		w.continuation(sid, op.b&1 != 0, w.block("x-c", "1"))
-	case opOpenBlock:
-		w.headers(sid, hdr{noEnd: true, endStream: op.b&1 != 0}, w.block(reqFields("GET", "/")...))
-	case opUnknown:
+	case wopOpenBlock:
+		w.headers(sid, wireHdr{noEnd: true, endStream: op.b&1 != 0}, w.block(reqFields("GET", "/")...))
+	case wopUnknown:
 		w.unknownFrame(sid)
-	case opGoAway:
+	case wopGoAway:
 		w.goAway(0, sid, http2.ErrCode(op.b%14))
-	case opRaw:
+	case wopRaw:
 		raw := make([]byte, op.a%16)
 		for i := range raw {
 			raw[i] = op.b + byte(i)
 		}
 		w.rawBytes(raw)
-	case opSettingsAck:
+	case wopSettingsAck:
 		w.settingsAck()
 	}
 }
 
-// seqOutcome is the outcome class of a sequence: how the connection ended
+// seqOutcome is the wireOutcome class of a sequence: how the connection ended
 // ("" while alive) and, per stream, "ok" or the code of the server's
 // RST_STREAM.
 type seqOutcome struct {
@@ -171,7 +171,7 @@ func (op wireOp) apply0(w *wireClient) bool {
 	return true
 }
 
-// compareOutcomes says how two servers' outcome classes for the same
+// compareOutcomes says how two servers' wireOutcome classes for the same
 // sequence differ: the connection's end must be the same; while both
 // connections live, so must every stream's class. After a connection
 // error, which streams had answered first is a race, so streams are not
@@ -205,7 +205,7 @@ func goroutinesBack(t *testing.T, baseline int) {
 
 // checkSequence runs ops against every server under test, each on a
 // fresh connection, checks that each returns and leaves no goroutine
-// behind, and with two servers or more compares their outcome classes
+// behind, and with two servers or more compares their wireOutcome classes
 // with the first's.
 // sw, when given, collects the servers' wind-downs for the caller to wait
 // on (and to count goroutines after); without it each is waited for here.

@@ -33,11 +33,11 @@ func TestH2FlowControlProperty(t *testing.T) {
 	})
 }
 
-// recvWindows are the windows the client gave the server for stream 1 and
+// clientWindows are the windows the client gave the server for stream 1 and
 // the connection. While a SETTINGS_INITIAL_WINDOW_SIZE change is not yet
 // acknowledged the server may use the old or the new stream window, so
 // both are kept until the ACK.
-type recvWindows struct {
+type clientWindows struct {
 	conn, stream int64
 	pending      bool
 	streamNew    int64 // the stream window under the unacknowledged setting
@@ -45,7 +45,7 @@ type recvWindows struct {
 }
 
 // allows reports whether a DATA frame of n flow-controlled octets fits.
-func (rw *recvWindows) allows(n int64) bool {
+func (rw *clientWindows) allows(n int64) bool {
 	s := rw.stream
 	if rw.pending && rw.streamNew > s {
 		s = rw.streamNew
@@ -53,19 +53,19 @@ func (rw *recvWindows) allows(n int64) bool {
 	return n <= s && n <= rw.conn
 }
 
-func (rw *recvWindows) take(n int64) {
+func (rw *clientWindows) take(n int64) {
 	rw.conn -= n
 	rw.stream -= n
 	rw.streamNew -= n
 }
 
-func (rw *recvWindows) grantStream(n int64) {
+func (rw *clientWindows) grantStream(n int64) {
 	rw.stream += n
 	rw.streamNew += n
 }
 
 // lowStream is the smaller stream window the server might be using.
-func (rw *recvWindows) lowStream() int64 {
+func (rw *clientWindows) lowStream() int64 {
 	if rw.pending && rw.streamNew < rw.stream {
 		return rw.streamNew
 	}
@@ -122,7 +122,7 @@ func flowCase(t *testing.T, serve serverUnderTest, seed uint64) error {
 
 	// Download: check every DATA against the windows given, and give more
 	// in random ways, always enough that the server can go on.
-	rw := &recvWindows{conn: 65535, stream: int64(iws), streamNew: int64(iws), initial: int64(iws)}
+	rw := &clientWindows{conn: 65535, stream: int64(iws), streamNew: int64(iws), initial: int64(iws)}
 	var got []byte
 	var failure error
 	sawHead, done := false, false
@@ -240,10 +240,10 @@ func TestH2FlowControlReceiveWindowExact(t *testing.T) {
 				w.sendConn -= n
 				w.sendStream[1] -= n
 			}
-			w.expect(alive()) // all of it accepted, and any WINDOW_UPDATE before the answer seen
+			w.expect(wantAlive()) // all of it accepted, and any WINDOW_UPDATE before the answer seen
 		}
 		t.Logf("%d bytes sent, exactly the advertised windows", total)
 		w.data(1, false, []byte{0})
-		w.expect(streamErr(1, http2.ErrCodeFlowControl), connErr(http2.ErrCodeFlowControl))
+		w.expect(wantStreamErr(1, http2.ErrCodeFlowControl), wantConnErr(http2.ErrCodeFlowControl))
 	})
 }

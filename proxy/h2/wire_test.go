@@ -67,7 +67,7 @@ func startWire(t *testing.T, serve serverUnderTest, settings ...http2.Setting) *
 	w := dialWire(t, serve)
 	w.rawBytes([]byte(http2.ClientPreface))
 	w.settings(settings...)
-	w.expect(alive())
+	w.expect(wantAlive())
 	if w.serverSettings == nil {
 		t.Fatal("server answered the PING before sending its SETTINGS (RFC 9113 §3.4)")
 	}
@@ -258,15 +258,15 @@ func (w *wireClient) block(nameValues ...string) []byte {
 	return bytes.Clone(w.hbuf.Bytes())
 }
 
-// hdr describes a HEADERS frame beyond its stream and block.
-type hdr struct {
+// wireHdr describes a HEADERS frame beyond its stream and block.
+type wireHdr struct {
 	endStream bool
 	noEnd     bool // leave END_HEADERS unset: CONTINUATION must follow
 	padLen    uint8
 	priority  http2.PriorityParam // sent when not zero
 }
 
-func (w *wireClient) headers(stream uint32, h hdr, block []byte) bool {
+func (w *wireClient) headers(stream uint32, h wireHdr, block []byte) bool {
 	return w.frame(func(fr *http2.Framer) error {
 		return fr.WriteHeaders(http2.HeadersFrameParam{
 			StreamID: stream, BlockFragment: block, EndStream: h.endStream,
@@ -282,7 +282,7 @@ func reqFields(method, path string, extra ...string) []string {
 
 // request sends a complete request head on stream with the given fields.
 func (w *wireClient) request(stream uint32, endStream bool, nameValues ...string) bool {
-	return w.headers(stream, hdr{endStream: endStream}, w.block(nameValues...))
+	return w.headers(stream, wireHdr{endStream: endStream}, w.block(nameValues...))
 }
 
 // headersSplit sends block as HEADERS and as many CONTINUATION frames as
@@ -291,7 +291,7 @@ func (w *wireClient) headersSplit(stream uint32, endStream bool, block []byte) b
 	max := int(w.serverSetting(http2.SettingMaxFrameSize))
 	first := block[:min(len(block), max)]
 	block = block[len(first):]
-	if !w.headers(stream, hdr{endStream: endStream, noEnd: len(block) > 0}, first) {
+	if !w.headers(stream, wireHdr{endStream: endStream, noEnd: len(block) > 0}, first) {
 		return false
 	}
 	for len(block) > 0 {
@@ -359,18 +359,18 @@ func (w *wireClient) unknownFrame(stream uint32) bool {
 	return w.raw(0xfa, 0x3, stream, []byte("extension"))
 }
 
-// outcomeKind is what a test waits for.
-type outcomeKind int
+// wireOutcomeKind is what a test waits for.
+type wireOutcomeKind int
 
 const (
-	outConnErr   outcomeKind = iota // GOAWAY with code
-	outStreamErr                    // RST_STREAM on stream with code
-	outStatus                       // a response :status on stream
-	outAlive                        // the server answered a PING, no error before it
+	outConnErr   wireOutcomeKind = iota // GOAWAY with code
+	outStreamErr                        // RST_STREAM on stream with code
+	outStatus                           // a response :status on stream
+	outAlive                            // the server answered a PING, no error before it
 )
 
-type outcome struct {
-	kind    outcomeKind
+type wireOutcome struct {
+	kind    wireOutcomeKind
 	stream  uint32
 	code    http2.ErrCode
 	status  string
@@ -378,34 +378,34 @@ type outcome struct {
 	anyCode bool // any error code matches
 }
 
-func connErr(code http2.ErrCode) outcome { return outcome{kind: outConnErr, code: code} }
+func wantConnErr(code http2.ErrCode) wireOutcome { return wireOutcome{kind: outConnErr, code: code} }
 
-// connEnded: a GOAWAY with any code, or the connection closing.
-func connEnded() outcome { return outcome{kind: outConnErr, orClose: true, anyCode: true} }
+// wantConnEnded: a GOAWAY with any code, or the connection closing.
+func wantConnEnded() wireOutcome { return wireOutcome{kind: outConnErr, orClose: true, anyCode: true} }
 
-// anyStreamErr: RST_STREAM on stream with any code.
-func anyStreamErr(stream uint32) outcome {
-	return outcome{kind: outStreamErr, stream: stream, anyCode: true}
+// wantAnyStreamErr: RST_STREAM on stream with any code.
+func wantAnyStreamErr(stream uint32) wireOutcome {
+	return wireOutcome{kind: outStreamErr, stream: stream, anyCode: true}
 }
 
-// connErrOrClose also accepts the connection closing without a GOAWAY.
-func connErrOrClose(code http2.ErrCode) outcome {
-	return outcome{kind: outConnErr, code: code, orClose: true}
+// wantConnErrOrClose also accepts the connection closing without a GOAWAY.
+func wantConnErrOrClose(code http2.ErrCode) wireOutcome {
+	return wireOutcome{kind: outConnErr, code: code, orClose: true}
 }
 
-func streamErr(stream uint32, code http2.ErrCode) outcome {
-	return outcome{kind: outStreamErr, stream: stream, code: code}
+func wantStreamErr(stream uint32, code http2.ErrCode) wireOutcome {
+	return wireOutcome{kind: outStreamErr, stream: stream, code: code}
 }
 
-func status(stream uint32, s string) outcome {
-	return outcome{kind: outStatus, stream: stream, status: s}
+func wantStatus(stream uint32, s string) wireOutcome {
+	return wireOutcome{kind: outStatus, stream: stream, status: s}
 }
 
-// alive: the server answers a PING sent now, with no RST_STREAM or GOAWAY
-// before the answer: the frames sent before were accepted or ignored.
-func alive() outcome { return outcome{kind: outAlive} }
+// wantAlive: the server answers a PING sent now, with no RST_STREAM or GOAWAY
+// before the answer: the frames sent before were accepted or wantIgnored.
+func wantAlive() wireOutcome { return wireOutcome{kind: outAlive} }
 
-func (o outcome) String() string {
+func (o wireOutcome) String() string {
 	switch o.kind {
 	case outConnErr:
 		if o.anyCode {
@@ -517,7 +517,7 @@ func (w *wireClient) openStream(id uint32) {
 
 // expect reads until the server shows one of want and returns it; any
 // other RST_STREAM, GOAWAY, close or :status fails the test.
-func (w *wireClient) expect(want ...outcome) outcome {
+func (w *wireClient) expect(want ...wireOutcome) wireOutcome {
 	w.t.Helper()
 	got, err := w.expectErr(want...)
 	if err != nil {
@@ -527,7 +527,7 @@ func (w *wireClient) expect(want ...outcome) outcome {
 }
 
 // expectErr is expect returning its failure instead of ending the test.
-func (w *wireClient) expectErr(want ...outcome) (outcome, error) {
+func (w *wireClient) expectErr(want ...wireOutcome) (wireOutcome, error) {
 	var pingData [8]byte
 	for _, o := range want {
 		if o.kind == outAlive {
@@ -548,10 +548,10 @@ func (w *wireClient) nextPing() [8]byte {
 }
 
 // await is expectErr for a PING (pingData) the caller already sent.
-func (w *wireClient) await(pingData [8]byte, want ...outcome) (outcome, error) {
-	var got outcome
+func (w *wireClient) await(pingData [8]byte, want ...wireOutcome) (wireOutcome, error) {
+	var got wireOutcome
 	var bad string
-	match := func(o outcome) bool {
+	match := func(o wireOutcome) bool {
 		for _, x := range want {
 			if x.kind == o.kind && x.stream == o.stream && (x.code == o.code || x.anyCode) && x.status == o.status {
 				got = x
@@ -563,13 +563,13 @@ func (w *wireClient) await(pingData [8]byte, want ...outcome) (outcome, error) {
 	ok, err := w.readErr(func(f http2.Frame) bool {
 		switch f := f.(type) {
 		case *http2.GoAwayFrame:
-			if match(outcome{kind: outConnErr, code: f.ErrCode}) {
+			if match(wireOutcome{kind: outConnErr, code: f.ErrCode}) {
 				return true
 			}
 			bad = fmt.Sprintf("GOAWAY %v (last stream %d, debug %q)", f.ErrCode, f.LastStreamID, f.DebugData())
 			return true
 		case *http2.RSTStreamFrame:
-			if match(outcome{kind: outStreamErr, stream: f.StreamID, code: f.ErrCode}) {
+			if match(wireOutcome{kind: outStreamErr, stream: f.StreamID, code: f.ErrCode}) {
 				return true
 			}
 			if w.otherStreamsFree {
@@ -582,7 +582,7 @@ func (w *wireClient) await(pingData [8]byte, want ...outcome) (outcome, error) {
 			if st == "" || st[0] == '1' {
 				return false // trailers or an interim answer
 			}
-			if match(outcome{kind: outStatus, stream: f.StreamID, status: st}) {
+			if match(wireOutcome{kind: outStatus, stream: f.StreamID, status: st}) {
 				return true
 			}
 			if w.otherStreamsFree {
@@ -592,7 +592,7 @@ func (w *wireClient) await(pingData [8]byte, want ...outcome) (outcome, error) {
 			return true
 		case *http2.PingFrame:
 			if f.IsAck() && f.Data == pingData && pingData != [8]byte{} {
-				if match(outcome{kind: outAlive}) {
+				if match(wireOutcome{kind: outAlive}) {
 					return true
 				}
 			}
