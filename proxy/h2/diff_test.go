@@ -1,0 +1,272 @@
+package h2
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// The frame language of the differential and fuzz tests: each op is three
+// octets (kind, a, b), so any byte string is a sequence of ops. Streams
+// come from a small set (odd ids in order, 0 and an even id) so that
+// sequences hit the state machine rather than only idle streams.
+const (
+	wopRequest = iota
+	wopTrailers
+	wopData
+	wopRST
+	wopWindowUpdate
+	wopPing
+	wopSettings
+	wopPriority
+	wopContinuation
+	wopOpenBlock // HEADERS without END_HEADERS
+	wopUnknown
+	wopGoAway
+	wopRaw
+	wopSettingsAck
+	wopKinds
+)
+
+// maxWireOps bounds a sequence (with the final PING, the frames it writes).
+const maxWireOps = 64
+
+type wireOp struct{ kind, a, b byte }
+
+func decodeOps(data []byte) []wireOp {
+	var ops []wireOp
+	for i := 0; i+2 < len(data) && len(ops) < maxWireOps; i += 3 {
+		ops = append(ops, wireOp{data[i] % wopKinds, data[i+1], data[i+2]})
+	}
+	return ops
+}
+
+var wopStreams = []uint32{1, 3, 5, 7, 0, 2}
+var wopPaths = []string{"/", "/echo", "/hold", "/trailer"}
+
+func (op wireOp) apply(w *wireClient) {
+	sid := wopStreams[int(op.a)%len(wopStreams)]
+	switch op.kind {
+	case wopRequest:
+		method := "GET"
+		if op.b&2 != 0 {
+			method = "POST"
+		}
+		w.request(sid, op.b&1 != 0, reqFields(method, wopPaths[int(op.b>>2)%len(wopPaths)])...)
+	case wopTrailers:
+		w.headers(sid, wireHdr{endStream: true}, w.block("x-trailer", "1"))
+	case wopData:
+		w.data(sid, op.b&1 != 0, make([]byte, op.b>>2))
+	case wopRST:
+		w.rst(sid, http2.ErrCode(op.b%14))
+	case wopWindowUpdate:
+		w.windowUpdate(sid, uint32(op.b)*257)
+	case wopPing:
+		w.ping(op.b&1 != 0, [8]byte{op.b})
+	case wopSettings:
+		switch op.a % 3 {
+		case 0:
+			w.settings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: uint32(op.b) << 8})
+		case 1:
+			w.settings(http2.Setting{ID: http2.SettingHeaderTableSize, Val: uint32(op.b) << 4})
+		default:
+			w.settings(http2.Setting{ID: http2.SettingEnablePush, Val: uint32(op.b % 3)})
+		}
+	case wopPriority:
+		w.priority(sid, http2.PriorityParam{StreamDep: wopStreams[int(op.b)%len(wopStreams)], Weight: op.b})
+	case wopContinuation:
+		w.continuation(sid, op.b&1 != 0, w.block("x-c", "1"))
+	case wopOpenBlock:
+		w.headers(sid, wireHdr{noEnd: true, endStream: op.b&1 != 0}, w.block(reqFields("GET", "/")...))
+	case wopUnknown:
+		w.unknownFrame(sid)
+	case wopGoAway:
+		w.goAway(0, sid, http2.ErrCode(op.b%14))
+	case wopRaw:
+		raw := make([]byte, op.a%16)
+		for i := range raw {
+			raw[i] = op.b + byte(i)
+		}
+		w.rawBytes(raw)
+	case wopSettingsAck:
+		w.settingsAck()
+	}
+}
+
+// seqOutcome is the wireOutcome class of a sequence: how the connection ended
+// ("" while alive) and, per stream, "ok" or the code of the server's
+// RST_STREAM.
+type seqOutcome struct {
+	conn    string
+	streams map[uint32]string
+}
+
+func (o seqOutcome) String() string {
+	var b strings.Builder
+	if o.conn == "" {
+		b.WriteString("alive")
+	} else {
+		b.WriteString(o.conn)
+	}
+	for _, id := range slices.Sorted(maps.Keys(o.streams)) {
+		fmt.Fprintf(&b, " %d:%s", id, o.streams[id])
+	}
+	return b.String()
+}
+
+// runSequence plays ops against serve, then a PING, and reads until the
+// PING's answer or the connection's end. It fails the test on a hang; the
+// wire client's cleanup fails it if the server does not return after the
+// client closes.
+func runSequence(t *testing.T, serve serverUnderTest, ops []wireOp, sw *serveWaiter) seqOutcome {
+	t.Helper()
+	w := startWire(t, serve)
+	w.waiter = sw
+	for _, op := range ops {
+		if !op.apply0(w) {
+			break
+		}
+	}
+	ping := w.nextPing()
+	w.ping(false, ping)
+	out := seqOutcome{streams: map[uint32]string{}}
+	ok, err := w.readErr(func(f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			out.conn = "GOAWAY " + f.ErrCode.String()
+			return true
+		case *http2.RSTStreamFrame:
+			out.streams[f.StreamID] = f.ErrCode.String()
+		case *http2.MetaHeadersFrame:
+			if _, seen := out.streams[f.StreamID]; !seen {
+				out.streams[f.StreamID] = "ok"
+			}
+		case *http2.PingFrame:
+			return f.IsAck() && f.Data == ping
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatalf("ops %v: %v", ops, err)
+	}
+	if !ok {
+		out.conn = "closed"
+	}
+	return out
+}
+
+// apply0 applies op unless writing already failed.
+func (op wireOp) apply0(w *wireClient) bool {
+	if w.writeFailed() {
+		return false
+	}
+	op.apply(w)
+	return true
+}
+
+// compareOutcomes says how two servers' wireOutcome classes for the same
+// sequence differ: the connection's end must be the same; while both
+// connections live, so must every stream's class. After a connection
+// error, which streams had answered first is a race, so streams are not
+// compared.
+func compareOutcomes(a, b seqOutcome) error {
+	if a.conn != b.conn {
+		return fmt.Errorf("connection: %q vs %q (%v | %v)", a.conn, b.conn, a, b)
+	}
+	if a.conn != "" {
+		return nil
+	}
+	if !maps.Equal(a.streams, b.streams) {
+		return fmt.Errorf("streams differ: %v | %v", a, b)
+	}
+	return nil
+}
+
+// goroutinesBack waits, bounded, for the goroutine count to return to
+// baseline (a little slack for the runtime's own).
+func goroutinesBack(t *testing.T, baseline int) {
+	t.Helper()
+	deadline := time.Now().Add(wireBound)
+	for runtime.NumGoroutine() > baseline+2 {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines %v after the connection ended, %d before:\n%s", runtime.NumGoroutine(), wireBound, baseline, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// checkSequence runs ops against every server under test, each on a
+// fresh connection, checks that each returns and leaves no goroutine
+// behind, and with two servers or more compares their wireOutcome classes
+// with the first's.
+// sw, when given, collects the servers' wind-downs for the caller to wait
+// on (and to count goroutines after); without it each is waited for here.
+func checkSequence(t *testing.T, ops []wireOp, sw *serveWaiter) {
+	t.Helper()
+	var outs []seqOutcome
+	for _, s := range servers {
+		baseline := runtime.NumGoroutine()
+		var out seqOutcome
+		t.Run(s.name, func(t *testing.T) {
+			out = runSequence(t, s.serve, ops, sw)
+		})
+		if sw == nil {
+			goroutinesBack(t, baseline)
+		}
+		outs = append(outs, out)
+	}
+	for i := 1; i < len(outs); i++ {
+		if err := compareOutcomes(outs[0], outs[i]); err != nil {
+			t.Errorf("%s vs %s on ops %v: %v", servers[0].name, servers[i].name, ops, err)
+		}
+	}
+}
+
+// TestH2DifferentialSequences plays fixed-seed random frame sequences;
+// once every server returned, the goroutine count must be back to where
+// it was.
+func TestH2DifferentialSequences(t *testing.T) {
+	baseline := runtime.NumGoroutine()
+	rng := rand.New(rand.NewPCG(9113, 7541))
+	sw := &serveWaiter{}
+	for i := 0; i < 40; i++ {
+		raw := make([]byte, 3*(1+rng.IntN(24)))
+		for j := range raw {
+			raw[j] = byte(rng.Uint32())
+		}
+		ops := decodeOps(raw)
+		t.Run(fmt.Sprint(i), func(t *testing.T) { checkSequence(t, ops, sw) })
+	}
+	sw.wait(t)
+	goroutinesBack(t, baseline)
+}
+
+// TestH2CompareOutcomes pins what the comparison treats as the same.
+func TestH2CompareOutcomes(t *testing.T) {
+	alive1 := seqOutcome{streams: map[uint32]string{1: "ok", 3: "PROTOCOL_ERROR"}}
+	same := seqOutcome{streams: map[uint32]string{1: "ok", 3: "PROTOCOL_ERROR"}}
+	other := seqOutcome{streams: map[uint32]string{1: "ok", 3: "STREAM_CLOSED"}}
+	goneA := seqOutcome{conn: "GOAWAY PROTOCOL_ERROR", streams: map[uint32]string{1: "ok"}}
+	goneB := seqOutcome{conn: "GOAWAY PROTOCOL_ERROR", streams: map[uint32]string{}}
+	goneC := seqOutcome{conn: "GOAWAY FRAME_SIZE_ERROR"}
+	if err := compareOutcomes(alive1, same); err != nil {
+		t.Error(err)
+	}
+	if compareOutcomes(alive1, other) == nil {
+		t.Error("different stream codes compared equal")
+	}
+	if err := compareOutcomes(goneA, goneB); err != nil {
+		t.Errorf("streams raced by a connection error must not count: %v", err)
+	}
+	if compareOutcomes(goneA, goneC) == nil || compareOutcomes(alive1, goneA) == nil {
+		t.Error("different connection ends compared equal")
+	}
+}
