@@ -68,6 +68,11 @@ type conn struct {
 
 	guard guard
 
+	// The streams Gantry reset last (RFC 9113 §5.4.2 lets late frames on
+	// them be ignored); a ring, so a flood of resets costs nothing more.
+	recentRST  [32]uint32
+	recentNext int
+
 	closing    bool // the read loop is to stop (GOAWAY sent, idle, drained)
 	closed     bool // streams aborted; nothing more is queued
 	goAwaySent bool

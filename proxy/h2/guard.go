@@ -12,9 +12,9 @@ package h2
 //
 // Frames that do no work (SETTINGS, PING, PRIORITY, RST_STREAM,
 // WINDOW_UPDATE, empty DATA, empty CONTINUATION, unknown types, DATA on
-// closed streams) are counted in bytes against the useful bytes moved
-// (request heads and bodies received, response bodies sent): past
-// junkSlack more than useful/8, the client is flooding.
+// closed streams) are counted in bytes (junkFrame at least each) against
+// the useful bytes moved (request heads and bodies received, response
+// bodies sent): past junkSlack more than useful/8, the client is flooding.
 type guard struct {
 	opened  int64
 	resets  int64
@@ -26,6 +26,7 @@ type guard struct {
 const (
 	resetMin  = 200
 	junkSlack = 1 << 20
+	junkFrame = 64
 )
 
 func (g *guard) clientReset() { g.reset() }
@@ -39,7 +40,9 @@ func (g *guard) reset() {
 }
 
 func (g *guard) junk(h frameHeader) {
-	g.junkB += int64(frameHeaderLen) + int64(h.length)
+	// A frame costs its handling more than its bytes: small frames count
+	// as junkFrame bytes at least.
+	g.junkB += max(int64(frameHeaderLen)+int64(h.length), junkFrame)
 	if g.junkB > junkSlack+g.usefulB/8 && g.calm == "" {
 		g.calm = "flood of frames that do no work"
 	}

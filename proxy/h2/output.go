@@ -32,6 +32,8 @@ func (c *conn) queueFrame(typ frameType, flags uint8, stream uint32, p []byte) {
 }
 
 func (c *conn) queueRST(id uint32, code ErrCode) {
+	c.recentRST[c.recentNext%len(c.recentRST)] = id
+	c.recentNext++
 	var p [4]byte
 	binary.BigEndian.PutUint32(p[:], uint32(code))
 	c.queueFrame(frameRSTStream, 0, id, p[:])
@@ -250,4 +252,15 @@ func (c *conn) writeLoop() {
 		c.flushLocked()
 		c.mu.Unlock()
 	}
+}
+
+// resetByUs reports whether Gantry recently reset stream id: frames the
+// client sent on it before seeing the reset are then ignored, not errors.
+func (c *conn) resetByUs(id uint32) bool {
+	for _, r := range c.recentRST {
+		if r == id {
+			return true
+		}
+	}
+	return false
 }

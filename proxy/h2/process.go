@@ -69,6 +69,11 @@ func (c *conn) onData(h frameHeader, p []byte) error {
 		if c.idle(h.stream) {
 			return connError(ErrCodeProtocol, "DATA on an idle stream")
 		}
+		if st == nil && c.resetByUs(h.stream) {
+			// Frames the client sent before it saw the reset (RFC 9113
+			// §5.4.2) are ignored.
+			return nil
+		}
 		return streamError(h.stream, ErrCodeStreamClosed, "DATA on a closed stream")
 	}
 	if n > st.recvWindow {
@@ -133,6 +138,11 @@ func (c *conn) onHeaders(h frameHeader, p []byte) error {
 		}
 	case id%2 == 0:
 		return connError(ErrCodeProtocol, "HEADERS on an even stream")
+	case id <= c.maxID && c.resetByUs(id):
+		// Trailers of a stream Gantry reset, in flight: decoded for
+		// the HPACK state, then ignored.
+		c.blk.reset(id, nil, true)
+		c.blk.ignore = true
 	case id <= c.maxID:
 		return connError(ErrCodeProtocol, "HEADERS on a closed stream")
 	default:
@@ -203,6 +213,9 @@ func (c *conn) endBlock() error {
 		return streamError(id, ErrCodeProtocol, "stream depends on itself")
 	}
 	if b.trailer {
+		if b.ignore {
+			return nil
+		}
 		if b.malformed == "HEADERS on a half-closed stream" {
 			return streamError(id, ErrCodeStreamClosed, b.malformed)
 		}
@@ -301,6 +314,8 @@ const (
 	settingInitialWindowSize    = 0x4
 	settingMaxFrameSize         = 0x5
 	settingMaxHeaderListSize    = 0x6
+	// RFC 8441 §3; only its value is checked: Gantry never enables it.
+	settingEnableConnectProtocol = 0x8
 )
 
 func (c *conn) onSettings(h frameHeader, p []byte) error {
@@ -330,6 +345,10 @@ func (c *conn) onSettings(h frameHeader, p []byte) error {
 			}
 			if err := c.setPeerWindowLocked(int64(v)); err != nil {
 				return err
+			}
+		case settingEnableConnectProtocol:
+			if v > 1 {
+				return connError(ErrCodeProtocol, "SETTINGS_ENABLE_CONNECT_PROTOCOL not 0 or 1")
 			}
 		case settingMaxFrameSize:
 			if v < defaultMaxFrameSize || v > 1<<24-1 {
@@ -387,11 +406,8 @@ func (c *conn) onGoAway(h frameHeader, p []byte) error {
 		return connError(ErrCodeFrameSize, "GOAWAY shorter than 8 octets")
 	}
 	// The client opens nothing more; what it opened is finished, then the
-	// connection closes.
-	if c.drain < 2 {
-		c.drain = 2
-		c.lastStream = c.maxID
-	}
+	// connection closes, with a GOAWAY of Gantry's own.
+	c.goAwayLocked(ErrCodeNo, "")
 	c.maybeFinishLocked()
 	return nil
 }

@@ -16,6 +16,7 @@ type headerBlock struct {
 	stream    uint32
 	st        *Stream // nil: decoded only to keep the HPACK state in step
 	trailer   bool    // trailers of st, not its request head
+	ignore    bool    // of a stream Gantry reset: decoded, then dropped
 	endStream bool
 	raw       int // header-block bytes received, before decoding
 	size      int // decoded size as SETTINGS_MAX_HEADER_LIST_SIZE counts it

@@ -28,6 +28,7 @@ var servers = []struct {
 	serve serverUnderTest
 }{
 	{xnetName, xnetServer},
+	{"own", ownServer},
 }
 
 // xnetName names the reference implementation: on rows marked

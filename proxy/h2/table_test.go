@@ -589,7 +589,9 @@ func TestH2WireRequestRules(t *testing.T) {
 		// ... or longer ...
 		{name: "content-length below DATA", send: post("2", []byte("abcde")), want: bad},
 		// ... or absent (END_STREAM on the HEADERS).
-		{name: "content-length without DATA", send: post("3", nil), want: bad},
+		// x/net's handler sees the short body as an error only when it
+		// reads it, and may answer first.
+		{name: "content-length without DATA", send: post("3", nil), want: bad, xnetDeviates: true},
 		// §8.1.1 (RFC 9110 §8.6: 1*DIGIT) a content-length that is not a number.
 		{name: "content-length not a number", send: post("abc", []byte("abc")), want: bad},
 		{name: "content-length matching", send: post("3", []byte("abc")), want: ok},
