@@ -156,6 +156,40 @@ func testTimeouts(t *testing.T, backend string) {
 			assert.Equal(t, "hello", string(b))
 		}
 	})
+
+	t.Run("a chunked body streaming for longer than upstream_response_header is not cut", func(t *testing.T) {
+		// Each chunk comes well within upstream_read, the whole body
+		// takes longer than upstream_response_header: the head's
+		// deadline must not be the one the body runs under (a chunk's
+		// CRLF left in the buffer used to keep it).
+		const chunks = 8
+		up := rawOrigin(t, func(c net.Conn) {
+			br := bufio.NewReader(c)
+			for {
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+				for i := range chunks {
+					_, _ = fmt.Fprintf(c, "2\r\n%02d\r\n", i)
+					time.Sleep(150 * time.Millisecond)
+				}
+				_, _ = io.WriteString(c, "0\r\n\r\n")
+			}
+		})
+		opts := optionsToBackend(t, up, backend)
+		opts.Timeouts.UpstreamResponseHeader = 400 * time.Millisecond
+		opts.Timeouts.UpstreamRead = 5 * time.Second
+		_, addr := startProxy(t, opts)
+		for _, h2 := range []bool{false, true} {
+			resp, err := client(t, h2).Get("https://" + addr + "/")
+			require.NoError(t, err)
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err, "h2=%v", h2)
+			assert.Equal(t, "0001020304050607", string(b))
+		}
+	})
 }
 
 func TestLimits(t *testing.T) { forEachBackend(t, testLimits) }

@@ -148,6 +148,13 @@ func (c *Client) roundTripH1(req *Request, addr string, hc *h1Conn, reused bool)
 					_, werr = hc.bw.Write(buf[:n])
 				}
 				sent += int64(n)
+				if werr == nil && n < len(buf) {
+					// The client had no more for now: what it sent goes
+					// on, so a body streamed in pieces (an upload the
+					// origin answers as it goes) never waits in the
+					// buffer. Full reads are coalesced by bufio.
+					werr = hc.bw.Flush()
+				}
 				if werr != nil {
 					copyBufPool.Put(bp)
 					return fail(fmt.Errorf("upstream: write request body: %w", werr))
@@ -284,14 +291,21 @@ func staleOr(hc *h1Conn, reused, bodyStarted bool, err error) (*Response, bool, 
 
 // h1RespBody reads an upstream response body with an idle deadline.
 type h1RespBody struct {
-	hc   *h1Conn
-	idle time.Duration
+	hc      *h1Conn
+	idle    time.Duration
+	armedAt time.Time // when the read deadline was last set
 }
 
 func (b *h1RespBody) Read(p []byte) (int, error) {
-	if b.hc.rd.Buffered() == 0 {
-		// Only a read that may wait on the network needs a fresh deadline.
-		_ = b.hc.c.SetReadDeadline(time.Now().Add(b.idle))
+	// A read that may wait on the network needs a fresh deadline: one
+	// with nothing buffered, or one whose buffered bytes may not finish
+	// it (a chunk's size line without its data), which the deadline's
+	// age bounds. The head's deadline (response_header) must never be
+	// the one a long body runs under.
+	now := time.Now()
+	if b.hc.rd.Buffered() == 0 || now.Sub(b.armedAt) > b.idle/4 {
+		b.armedAt = now
+		_ = b.hc.c.SetReadDeadline(now.Add(b.idle))
 	}
 	n, err := b.hc.rd.Body().Read(p)
 	if err != nil && err != io.EOF && errors.Is(err, os.ErrDeadlineExceeded) {
