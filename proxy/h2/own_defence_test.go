@@ -245,4 +245,3 @@ func TestOwnGracefulShutdown(t *testing.T) {
 		return ok && h.StreamID == 3
 	}), "stream 3 was served after the final GOAWAY")
 }
-
