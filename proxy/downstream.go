@@ -81,6 +81,8 @@ func (p *Proxy) serveConn(l *listener, c *trackedConn) {
 		// closed as idle.
 		c.idle.Store(false)
 		hc := &h2Conn{p: p, l: l, state: &state, backend: l.backend, localPort: portOf(c.LocalAddr()), peer: peer, ident: ident, ja4: c.ja4}
+		addr := DownstreamInfo{RemoteAddr: tc.RemoteAddr()}
+		hc.ip = addr.clientIP()
 		l.h2.ServeConn(p.ctx, tc, hc.serveStream)
 		return
 	}

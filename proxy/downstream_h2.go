@@ -22,6 +22,7 @@ type h2Conn struct {
 	peer      *clientPeer
 	ident     *mtls.Identity
 	ja4       string
+	ip        string // the client's address as intake writes it: made once, shared by the streams
 }
 
 // h2Exchange is one stream's proxying state, pooled so that a warm proxy
@@ -65,6 +66,7 @@ func (hc *h2Conn) serveStream(st *h2.Stream) {
 		JA4:            hc.ja4,
 		peer:           hc.peer,
 		localPort:      hc.localPort,
+		ip:             hc.ip,
 	}
 	s.paths = l.paths
 	r := &s.Request
