@@ -240,7 +240,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 		}
 		if st.expect && !st.continued && !st.headSent {
 			st.continued = true
-			c.queueHeaders(st, 100, nil, -1, false)
+			_ = c.queueHeaders(st, 100, nil, -1, false) // no fields: it cannot fail
 			c.flushLocked()
 		}
 		st.waitLocked(c.srv.o.StreamIdle, true)
