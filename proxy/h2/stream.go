@@ -241,7 +241,10 @@ func (st *Stream) Read(p []byte) (int, error) {
 		if st.expect && !st.continued && !st.headSent {
 			st.continued = true
 			_ = c.queueHeaders(st, 100, nil, -1, false) // no fields: it cannot fail
+			// The flush lets go of the lock: the body may have come
+			// meanwhile, so it is looked at again before waiting.
 			c.flushLocked()
+			continue
 		}
 		st.waitLocked(c.srv.o.StreamIdle, true)
 	}

@@ -148,13 +148,6 @@ func (c *Client) roundTripH1(req *Request, addr string, hc *h1Conn, reused bool)
 					_, werr = hc.bw.Write(buf[:n])
 				}
 				sent += int64(n)
-				if werr == nil && n < len(buf) {
-					// The client had no more for now: what it sent goes
-					// on, so a body streamed in pieces (an upload the
-					// origin answers as it goes) never waits in the
-					// buffer. Full reads are coalesced by bufio.
-					werr = hc.bw.Flush()
-				}
 				if werr != nil {
 					copyBufPool.Put(bp)
 					return fail(fmt.Errorf("upstream: write request body: %w", werr))

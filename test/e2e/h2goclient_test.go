@@ -150,10 +150,14 @@ func goClientOneLeg(t *testing.T, env *h2Env, up upstreamLeg) {
 	}
 
 	t.Run("streamed-body", func(t *testing.T) {
-		// The body goes through a pipe in chunks, without a length. Each
-		// is written only once the origin has read the ones before: the
-		// proxy must pass the body on as it comes, to either upstream.
-		lockstep := true
+		// The body goes through a pipe in chunks, without a length. On
+		// the HTTP/2 leg each is written only once the origin has read
+		// the ones before: the proxy must pass the body on as it comes.
+		// The HTTP/1.1 leg holds up to 8 KiB of body before the first
+		// write upstream (so that a request refused inside a small body
+		// never reaches the origin at all: TestSmugglingCorpus), so
+		// there the chunks are only written one by one: a known gap.
+		lockstep := up.proto == "HTTP/2.0"
 		c := newGoH2Client(t, env)
 		pr, pw := io.Pipe()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
