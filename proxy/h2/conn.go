@@ -52,6 +52,10 @@ type conn struct {
 	peerWindow   int64 // SETTINGS_INITIAL_WINDOW_SIZE
 	peerMaxFrame int
 
+	// settingsUnacked counts the server's SETTINGS frames the client has
+	// not acknowledged; an ACK for none is a protocol error, as x/net has it.
+	settingsUnacked int
+
 	sendWindow int64 // connection-level window the client gave
 	recvTaken  int   // connection-level bytes received, not yet returned
 	recvUnack  int   // of those, consumed (read or dropped)

@@ -91,6 +91,13 @@ func FuzzHeaderBlockDiff(f *testing.F) {
 		mh, xerr := decodeXNet(block)
 		var ce http2.ConnectionError
 		xCompression := errors.As(xerr, &ce) && http2.ErrCode(ce) == http2.ErrCodeCompression
+		var se http2.StreamError
+		if compression && !xCompression && errors.As(xerr, &se) {
+			// x/net stops decoding strings once it refuses a field;
+			// Gantry decodes the block to its end, so a bad string after
+			// the refusal is still the connection's error (stricter).
+			return
+		}
 		if compression != xCompression {
 			t.Fatalf("HPACK error: ours %v, x/net %v (%v)", compression, xCompression, xerr)
 		}

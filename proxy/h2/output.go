@@ -56,6 +56,7 @@ func (c *conn) queueSettings() {
 	binary.BigEndian.PutUint16(p[12:], settingInitialWindowSize)
 	binary.BigEndian.PutUint32(p[14:], streamWindow)
 	c.queueFrame(frameSettings, 0, 0, p[:])
+	c.settingsUnacked++
 	c.queueWindowUpdate(0, connWindow-65535)
 }
 

@@ -44,8 +44,9 @@ func (c *conn) processFrame(h frameHeader, p []byte) error {
 	}
 }
 
-// idle reports whether stream id was never opened by the client.
-func (c *conn) idle(id uint32) bool { return id > c.maxID }
+// idle reports whether stream id was never opened: by the client, or,
+// for an even id, by the server, which never pushes.
+func (c *conn) idle(id uint32) bool { return id%2 == 0 || id > c.maxID }
 
 func (c *conn) onData(h frameHeader, p []byte) error {
 	if h.stream == 0 {
@@ -156,7 +157,9 @@ func (c *conn) onHeaders(h frameHeader, p []byte) error {
 	}
 	c.blk.endStream = h.has(flagEndStream)
 	c.blk.priority = selfDep
-	c.dec.SetEmitEnabled(c.blk.st != nil)
+	// Decoded in full even when not served: a bad string is then the
+	// connection's error whether or not the stream is served.
+	c.dec.SetEmitEnabled(true)
 	c.inBlk = true
 	return c.fragment(h, frag)
 }
@@ -326,6 +329,10 @@ func (c *conn) onSettings(h frameHeader, p []byte) error {
 		if len(p) != 0 {
 			return connError(ErrCodeFrameSize, "SETTINGS ACK with a payload")
 		}
+		if c.settingsUnacked == 0 {
+			return connError(ErrCodeProtocol, "SETTINGS ACK for no SETTINGS sent")
+		}
+		c.settingsUnacked--
 		return nil
 	}
 	if len(p)%6 != 0 {

@@ -55,13 +55,15 @@ func (b *headerBlock) fail(reason string) {
 	}
 }
 
-// onField is the HPACK decoder's emit function. Once the block is
-// refused, emitting stops: the decoder then keeps its table in step
-// without decoding the strings nobody will read.
+// onField is the HPACK decoder's emit function. Once the block is over
+// its size, emitting stops: the decoder then keeps its table in step
+// without decoding the strings nobody will read. A block refused for its
+// fields is still decoded to the end, so that a bad Huffman string after
+// the refusal is the connection's COMPRESSION_ERROR, as on x/net.
 func (c *conn) onField(f hpack.HeaderField) {
 	b := &c.blk
 	c.field(b, f)
-	if b.malformed != "" || b.tooLarge {
+	if b.tooLarge {
 		c.dec.SetEmitEnabled(false)
 	}
 }
