@@ -57,3 +57,10 @@ func TestRegistered(t *testing.T) {
 	// Debian's builds lack the post-quantum hybrid; Capabilities must say so.
 	assert.False(t, caps.HasGroup(tls.X25519MLKEM768))
 }
+
+// BenchmarkSmallRecords puts this backend's server next to gostd's for one
+// 1 KiB record each way per operation: the per-request cost of a proxy.
+func BenchmarkSmallRecords(b *testing.B) {
+	b.Run("srv=gostd", func(b *testing.B) { tlstest.BenchmarkSmallRecords(b, gostd.Backend(), gostd.Backend()) })
+	b.Run("srv=openssl", func(b *testing.B) { tlstest.BenchmarkSmallRecords(b, Backend(), gostd.Backend()) })
+}
