@@ -182,10 +182,7 @@ func oneByteEachClient(c tls.Conn) error {
 // server, in 16 KiB writes over one loopback connection.
 func BenchmarkThroughput(b *testing.B, backend tls.Backend) {
 	const chunk = 16 << 10
-	sc, cc := openPair(b, backend, backend)
-	// Benchmarks may run longer than the suite's per-step deadline.
-	_ = sc.SetDeadline(time.Time{})
-	_ = cc.SetDeadline(time.Time{})
+	sc, cc := benchPair(b, backend, backend)
 	buf := make([]byte, chunk)
 	b.SetBytes(chunk)
 	cpu := startCPU()
@@ -206,6 +203,53 @@ func BenchmarkThroughput(b *testing.B, backend tls.Backend) {
 	}
 	if err := <-done; err != nil {
 		b.Fatal(err)
+	}
+}
+
+// benchPair is openPair for a benchmark, which may run longer than the
+// suite's per-step deadline.
+func benchPair(b *testing.B, srv, cli tls.Backend) (sc, cc tls.Conn) {
+	sc, cc = openPair(b, srv, cli)
+	_ = sc.SetDeadline(time.Time{})
+	_ = cc.SetDeadline(time.Time{})
+	return sc, cc
+}
+
+// BenchmarkSmallRecords measures what a proxy pays per request on a kept
+// connection: every backend in srvs answers each 1 KiB the client backend
+// cli writes with 1 KiB of its own, one record each way, over loopback TCP.
+// cpu-µs/op is the whole process (both ends), as in BenchmarkServerSide.
+func BenchmarkSmallRecords(b *testing.B, cli tls.Backend, srvs ...tls.Backend) {
+	for _, srv := range srvs {
+		b.Run("srv="+srv.Name(), func(b *testing.B) { benchSmallRecords(b, srv, cli) })
+	}
+}
+
+func benchSmallRecords(b *testing.B, srv, cli tls.Backend) {
+	const size = 1 << 10
+	sc, cc := benchPair(b, srv, cli)
+	go func() {
+		buf := make([]byte, size)
+		for {
+			if _, err := io.ReadFull(sc, buf); err != nil {
+				return
+			}
+			if _, err := sc.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	buf := make([]byte, size)
+	cpu := startCPU()
+	defer cpu.report(b)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := cc.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(cc, buf); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -240,9 +284,7 @@ func BenchmarkServerSide(b *testing.B, cli tls.Backend, srvs ...tls.Backend) {
 // to server (upload) or server to client (download).
 func benchThroughput(b *testing.B, srv, cli tls.Backend, download bool) {
 	const chunk = 16 << 10
-	sc, cc := openPair(b, srv, cli)
-	_ = sc.SetDeadline(time.Time{})
-	_ = cc.SetDeadline(time.Time{})
+	sc, cc := benchPair(b, srv, cli)
 	from, to := net.Conn(cc), net.Conn(sc)
 	if download {
 		from, to = sc, cc
